@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT */
+/* config.c - defaults, the option table, parsing and validation (docs/OPERATIONS.md). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type { OPT_LISTEN, OPT_FLAG, OPT_SECONDS, OPT_COUNT, OPT_LOG_LEVEL };
+
+/* One row per option: parsing, range checks, --help and the OPERATIONS.md table come from it. */
+struct opt {
+    const char *name;     /* long name without "--" */
+    char short_name;      /* 0 if none */
+    enum opt_type type;
+    size_t offset;        /* field in struct nt_config */
+    uint64_t min, max;    /* range; for OPT_SECONDS in milliseconds */
+    const char *metavar;  /* NULL for flags */
+    const char *def;      /* default, as shown to people */
+    const char *help;
+    bool hidden;          /* left out of --help and the docs table */
+};
+
+#define FIELD(f) offsetof(struct nt_config, f)
+#define DAY_MS (86400ULL * 1000ULL)
+
+static const struct opt options[] = {
+    {"listen", 'l', OPT_LISTEN, FIELD(listen), 0, 0, "HOST:PORT", NT_DEFAULT_LISTEN,
+     "address to listen on, IPv4 or [IPv6]; repeatable; port 0 picks a free port", false},
+    {"echo", 0, OPT_FLAG, FIELD(echo), 0, 0, NULL, "off",
+     "run the HOWTO's echo server instead of the chat", false},
+    {"idle-timeout", 0, OPT_SECONDS, FIELD(idle_timeout_ms), 0, 365 * DAY_MS, "SECONDS", "300",
+     "disconnect a client silent this long; fractions allowed; 0 = off", false},
+    {"name-timeout", 0, OPT_SECONDS, FIELD(name_timeout_ms), 0, 365 * DAY_MS, "SECONDS", "60",
+     "time a client has to give a valid name; 0 = off", false},
+    {"max-clients", 0, OPT_COUNT, FIELD(max_clients), 1, 10000000, "N",
+     "open-file limit - 32", "clients connected at once; more are refused", false},
+    {"max-line", 0, OPT_COUNT, FIELD(max_line), 1, 1048576, "BYTES", "4096",
+     "longest line accepted; longer lines are refused", false},
+    {"max-output", 0, OPT_COUNT, FIELD(max_output), 1024, 1073741824, "BYTES", "1048576",
+     "pending output per client before it is dropped as too slow", false},
+    {"sndbuf", 0, OPT_COUNT, FIELD(sndbuf), 0, 67108864, "BYTES", "kernel's",
+     "socket send buffer size (SO_SNDBUF); 0 = the kernel's default", false},
+    {"log-level", 0, OPT_LOG_LEVEL, FIELD(log_level), 0, 0, "LEVEL", "info",
+     "error, warn, info or debug", false},
+    {"log-messages", 0, OPT_FLAG, FIELD(log_messages), 0, 0, NULL, "off",
+     "log chat text (not logged by default)", false},
+    {"version", 0, OPT_FLAG, FIELD(show_version), 0, 0, NULL, NULL,
+     "print the version and exit", false},
+    {"help", 'h', OPT_FLAG, FIELD(show_help), 0, 0, NULL, NULL, "print this help and exit", false},
+    {"help-markdown", 0, OPT_FLAG, FIELD(show_help_markdown), 0, 0, NULL, NULL,
+     "print the options as the markdown table of docs/OPERATIONS.md", true},
+};
+
+void nt_config_defaults(struct nt_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->idle_timeout_ms = 300 * 1000;
+    c->name_timeout_ms = 60 * 1000;
+    c->max_line = 4096;
+    c->max_output = 1024 * 1024;
+    c->log_level = NT_LOG_INFO;
+}
+
+int nt_config_parse_listen(const char *s, struct nt_listen_addr *out, const char **why)
+{
+    const char *colon;
+    const char *host;
+    size_t host_len;
+    memset(out, 0, sizeof(*out));
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL) {
+            *why = "missing ']' after the IPv6 address";
+            return -1;
+        }
+        if (close[1] != ':') {
+            *why = "expected ':PORT' after ']'";
+            return -1;
+        }
+        host = s + 1;
+        host_len = (size_t)(close - host);
+        colon = close + 1;
+        out->is_ipv6 = true;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL) {
+            *why = "expected HOST:PORT";
+            return -1;
+        }
+        host = s;
+        host_len = (size_t)(colon - s);
+        if (memchr(host, ':', host_len) != NULL) {
+            *why = "an IPv6 address needs brackets: [ADDR]:PORT";
+            return -1;
+        }
+    }
+    if (host_len == 0 || host_len >= sizeof(out->host)) {
+        *why = "missing or over-long host";
+        return -1;
+    }
+    memcpy(out->host, host, host_len);
+    out->host[host_len] = '\0';
+
+    unsigned char addr[16];
+    if (inet_pton(out->is_ipv6 ? AF_INET6 : AF_INET, out->host, addr) != 1) {
+        *why = out->is_ipv6 ? "not a numeric IPv6 address" : "not a numeric IPv4 address";
+        return -1;
+    }
+    const char *port = colon + 1;
+    char *end;
+    if (*port < '0' || *port > '9') {
+        *why = "missing port";
+        return -1;
+    }
+    errno = 0;
+    unsigned long p = strtoul(port, &end, 10);
+    if (*end != '\0' || errno != 0 || p > 65535) {
+        *why = "the port must be a number from 0 to 65535";
+        return -1;
+    }
+    out->port = (int)p;
+    return 0;
+}
+
+/* Parses a plain decimal, no sign, no suffix. */
+static int parse_count(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0' || errno != 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Parses "12", "0.25" or "1.5" seconds into milliseconds, rounding to the nearest one. */
+static int parse_seconds(const char *s, uint64_t *ms)
+{
+    uint64_t whole = 0, frac = 0, scale = 1000;
+    const char *p = s;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (whole > UINT64_MAX / 10000)
+            return -1;
+        whole = whole * 10 + (uint64_t)(*p - '0');
+    }
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return -1;
+        uint64_t num = 0, den = 1;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (den < 1000000000ULL) {
+                num = num * 10 + (uint64_t)(*p - '0');
+                den *= 10;
+            }
+        }
+        frac = (num * scale * 2 + den) / (den * 2);
+    }
+    if (*p != '\0')
+        return -1;
+    *ms = whole * scale + frac;
+    return 0;
+}
+
+static const struct opt *find_long(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
+            return &options[i];
+    }
+    return NULL;
+}
+
+static const struct opt *find_short(char c)
+{
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        if (options[i].short_name == c)
+            return &options[i];
+    }
+    return NULL;
+}
+
+/* Applies one option's value; returns 0 or -1 after printing why on err. */
+static int apply(struct nt_config *c, const struct opt *o, const char *val, FILE *err)
+{
+    char *field = (char *)c + o->offset;
+    const char *why = NULL;
+    uint64_t v;
+    switch (o->type) {
+    case OPT_FLAG:
+        *(bool *)(void *)field = true;
+        return 0;
+    case OPT_LISTEN:
+        if (c->n_listen == NT_MAX_LISTEN) {
+            fprintf(err, "natter: --listen: at most %d addresses\n", NT_MAX_LISTEN);
+            return -1;
+        }
+        if (nt_config_parse_listen(val, &c->listen[c->n_listen], &why) != 0) {
+            fprintf(err, "natter: --listen: %s, got '%s'\n", why, val);
+            return -1;
+        }
+        c->n_listen++;
+        return 0;
+    case OPT_LOG_LEVEL:
+        if (!nt_log_level_parse(val, (enum nt_log_level *)(void *)field)) {
+            fprintf(err, "natter: --%s: must be error, warn, info or debug, got '%s'\n", o->name,
+                    val);
+            return -1;
+        }
+        return 0;
+    case OPT_SECONDS:
+        if (parse_seconds(val, &v) != 0) {
+            fprintf(err, "natter: --%s: must be a number of seconds such as 30 or 0.5, got '%s'\n",
+                    o->name, val);
+            return -1;
+        }
+        if (v > o->max || (v == 0 && strspn(val, "0.") != strlen(val))) {
+            fprintf(err,
+                    "natter: --%s: must be 0 (off) or from 0.001 to %llu seconds, got '%s'\n",
+                    o->name, (unsigned long long)(o->max / 1000), val);
+            return -1;
+        }
+        *(uint64_t *)(void *)field = v;
+        return 0;
+    case OPT_COUNT:
+        if (parse_count(val, &v) != 0 || v < o->min || v > o->max) {
+            fprintf(err, "natter: --%s: must be a whole number from %llu to %llu, got '%s'\n",
+                    o->name, (unsigned long long)o->min, (unsigned long long)o->max, val);
+            return -1;
+        }
+        *(uint64_t *)(void *)field = v;
+        return 0;
+    }
+    return -1;
+}
+
+int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err)
+{
+    int errors = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const struct opt *o = NULL;
+        const char *val = NULL;
+        if (arg[0] == '-' && arg[1] == '-' && arg[2] != '\0') {
+            const char *eq = strchr(arg + 2, '=');
+            size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+            o = find_long(arg + 2, len);
+            if (eq != NULL)
+                val = eq + 1;
+        } else if (arg[0] == '-' && arg[1] != '\0' && arg[1] != '-') {
+            o = find_short(arg[1]);
+            if (o != NULL && arg[2] != '\0')
+                val = arg + 2;
+        } else {
+            fprintf(err, "natter: unexpected argument '%s' (options start with --)\n", arg);
+            errors++;
+            continue;
+        }
+        if (o == NULL) {
+            fprintf(err, "natter: unknown option '%s' (see --help)\n", arg);
+            errors++;
+            continue;
+        }
+        if (o->metavar == NULL) {
+            if (val != NULL) {
+                fprintf(err, "natter: --%s takes no value\n", o->name);
+                errors++;
+                continue;
+            }
+        } else if (val == NULL) {
+            if (i + 1 >= argc) {
+                fprintf(err, "natter: --%s: missing value %s\n", o->name, o->metavar);
+                errors++;
+                continue;
+            }
+            val = argv[++i];
+        }
+        if (apply(c, o, val, err) != 0)
+            errors++;
+    }
+    if (c->n_listen == 0) {
+        const char *why = NULL;
+        int rc = nt_config_parse_listen(NT_DEFAULT_LISTEN, &c->listen[0], &why);
+        (void)rc;
+        c->n_listen = 1;
+    }
+    return errors ? -1 : 0;
+}
+
+void nt_config_usage(FILE *out)
+{
+    fprintf(out, "usage: natter [options]\n\n"
+                 "A chat server: connect with nc or telnet, give a name, talk.\n\noptions:\n");
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        const struct opt *o = &options[i];
+        char left[64];
+        if (o->hidden)
+            continue;
+        snprintf(left, sizeof(left), "%s%c%s--%s%s%s", o->short_name ? "-" : " ",
+                 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->name,
+                 o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        fprintf(out, "  %-28s %s", left, o->help);
+        if (o->def != NULL)
+            fprintf(out, " (default: %s)", o->def);
+        fputc('\n', out);
+    }
+}
+
+void nt_config_markdown(FILE *out)
+{
+    fprintf(out, "| option | value | default | meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        const struct opt *o = &options[i];
+        if (o->hidden)
+            continue;
+        if (o->short_name)
+            fprintf(out, "| `-%c`, `--%s` ", o->short_name, o->name);
+        else
+            fprintf(out, "| `--%s` ", o->name);
+        fprintf(out, "| %s | %s | %s |\n", o->metavar ? o->metavar : "", o->def ? o->def : "",
+                o->help);
+    }
+}

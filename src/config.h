@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* config.h - struct nt_config, defaults, the option table, parsing and validation. Pure. */
+#ifndef NT_CONFIG_H
+#define NT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+
+#define NT_MAX_LISTEN 16
+#define NT_DEFAULT_LISTEN "127.0.0.1:8888"
+
+/* One address to listen on, as given ("127.0.0.1:8888", "[::1]:0"), split into host and port. */
+struct nt_listen_addr {
+    char host[64]; /* numeric IPv4 or IPv6 address, without brackets */
+    int port;      /* 0 picks a free port */
+    bool is_ipv6;
+};
+
+struct nt_config {
+    struct nt_listen_addr listen[NT_MAX_LISTEN];
+    size_t n_listen;
+    bool echo;
+    uint64_t idle_timeout_ms; /* 0 = off */
+    uint64_t name_timeout_ms; /* 0 = off */
+    uint64_t max_clients;     /* 0 = derive from the open-file limit at start-up */
+    uint64_t max_line;
+    uint64_t max_output;
+    uint64_t sndbuf;          /* 0 = the kernel's default */
+    enum nt_log_level log_level;
+    bool log_messages;
+    bool show_help;
+    bool show_version;
+    bool show_help_markdown; /* hidden: regenerates the table in docs/OPERATIONS.md */
+};
+
+/* Fills c with the defaults (docs/OPERATIONS.md). */
+void nt_config_defaults(struct nt_config *c);
+
+/*
+ * Parses argv[1..argc) into c, which must hold the defaults. Every error is reported, one line
+ * each, on err ("natter: --max-line: must be between 1 and 1048576, got 0"). Returns 0, or -1 when
+ * there was at least one error (c is then partly updated and must not be used).
+ */
+int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err);
+
+/* Parses "HOST:PORT" or "[HOST6]:PORT" with a numeric host into *out. Returns 0, or -1 with a
+ * reason in why (a static string). */
+int nt_config_parse_listen(const char *s, struct nt_listen_addr *out, const char **why);
+
+/* Writes the --help text, generated from the option table, to out. */
+void nt_config_usage(FILE *out);
+
+/* Writes the options as a markdown table (for docs/OPERATIONS.md) to out. */
+void nt_config_markdown(FILE *out);
+
+#endif

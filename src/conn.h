@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* conn.h - one client: read -> framer -> chat; its send queue; the close state machine. */
+#ifndef NT_CONN_H
+#define NT_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "framer.h"
+#include "msg.h"
+#include "timeouts.h"
+#include "util.h"
+
+struct nt_server;
+
+enum nt_conn_state {
+    NT_CONN_NAMING, /* prompted, no valid name yet */
+    NT_CONN_NAMED,  /* in the chat */
+    NT_CONN_ECHO,   /* echo mode */
+    NT_CONN_LINGER, /* out of the chat; flushing a goodbye, then FIN, then waiting for the peer */
+    NT_CONN_CLOSING /* uv_close() called; freed in the close callback */
+};
+
+struct nt_conn {
+    uv_tcp_t tcp;            /* embedded handle; tcp.data unused */
+    struct nt_server *srv;   /* borrowed */
+    uint64_t id;             /* for logs */
+    char peer[64];           /* "127.0.0.1:50514" or "[::1]:50514" */
+    enum nt_conn_state state;
+    struct nt_framer framer; /* owned buffer */
+    char *name;              /* owned, NUL-terminated; NULL until named */
+    size_t name_len;
+    unsigned name_attempts;  /* refused names so far */
+    const char *reason;      /* static; why it is leaving, once decided */
+
+    /* Send queue: a ring of refs not yet handed to libuv (STYLE.md, ownership rule 4). */
+    struct nt_msg **q;       /* owned array of refs */
+    uint32_t q_head, q_len, q_cap;
+    uint32_t q_off;          /* bytes of q[q_head] already written */
+    size_t q_bytes;          /* unwritten bytes in the ring */
+
+    /* At most one uv_write in flight; it holds the refs it writes until its callback. */
+    uv_write_t *wreq;        /* owned, NULL when no write is in flight */
+    struct nt_msg **inflight; /* owned array of refs, n_inflight of them */
+    uint32_t n_inflight;
+    uv_shutdown_t *sreq;     /* owned, while a shutdown is pending */
+
+    bool fin_after_flush;    /* LINGER: half-close once the queue is empty */
+    bool is_counted;         /* counts against max_clients (refused conns do not) */
+    bool has_left;           /* nt_chat_leave() ran */
+    struct nt_list dirty_link; /* in srv->dirty while it has output to flush */
+    struct nt_list all_link;   /* in srv->conns */
+    struct nt_list hub_link;   /* in the hub's member list while named */
+    struct nt_timeout_node timeout;
+};
+
+/*
+ * Sets up a conn for a new connection on srv's listener `server` and accepts it. Returns the
+ * conn (owned by srv's conn list, freed by its close callback), or NULL when accepting failed (the
+ * error is logged).
+ */
+struct nt_conn *nt_conn_accept(struct nt_server *srv, uv_stream_t *server);
+
+/* Starts reading from c. */
+void nt_conn_start(struct nt_conn *c);
+
+/*
+ * Queues msg for c. Takes its own reference; the caller keeps theirs. Returns 0, or UV_ECANCELED
+ * when c no longer takes output (lingering or closing), or UV_ENOBUFS when c went over
+ * --max-output (c is then dropped as a slow consumer: out of the chat, lingering). Never frees c:
+ * it is valid on return. The bytes leave in this loop iteration's flush.
+ */
+int nt_conn_send(struct nt_conn *c, struct nt_msg *msg);
+
+/* Queues a copy of the NUL-terminated str for c, like nt_conn_send(). */
+int nt_conn_send_str(struct nt_conn *c, const char *str);
+
+/*
+ * Takes c out of the chat for reason (a static string, see docs/OPERATIONS.md), queues goodbye
+ * (may be NULL) past the output cap, flushes, half-closes, and closes when the peer closes or the
+ * linger time passes (PROTOCOL.md §4.6). Idempotent; safe in any callback.
+ */
+void nt_conn_goodbye(struct nt_conn *c, const char *goodbye, const char *reason);
+
+/*
+ * Closes c now: takes it out of the chat for reason (if not yet), drops its queued output and
+ * calls uv_close() once. Idempotent; safe in any callback and while the hub iterates. c is freed
+ * by the close callback, on a later loop phase.
+ */
+void nt_conn_close(struct nt_conn *c, const char *reason);
+
+/* Writes out c's queued output (called by the server's flush, once per loop iteration). */
+void nt_conn_flush(struct nt_conn *c);
+
+/* Pending output: bytes queued by natter plus bytes libuv holds unwritten. */
+size_t nt_conn_pending(const struct nt_conn *c);
+
+#endif

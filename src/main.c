@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c - argv -> config -> server; exit code. Nothing else. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+#ifndef NT_VERSION
+#define NT_VERSION "0.0.0"
+#endif
+
+/* Descriptors kept back from --max-clients: listeners, the loop's epoll and signal pipes, logs,
+ * and libuv's reserve descriptor for EMFILE. */
+#define FD_RESERVE 32
+
+/* Raises the soft open-file limit to the hard one; returns the limit now in force. */
+static uint64_t raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 1u << 20 : (uint64_t)rl.rlim_cur;
+}
+
+int main(int argc, char **argv)
+{
+    struct nt_config cfg;
+    nt_config_defaults(&cfg);
+    if (nt_config_parse(&cfg, argc, argv, stderr) != 0) {
+        fprintf(stderr, "natter: see 'natter --help'\n");
+        return 2;
+    }
+    if (cfg.show_help) {
+        nt_config_usage(stdout);
+        return 0;
+    }
+    if (cfg.show_help_markdown) {
+        nt_config_markdown(stdout);
+        return 0;
+    }
+    if (cfg.show_version) {
+        printf("natter %s (libuv %s)\n", NT_VERSION, uv_version_string());
+        return 0;
+    }
+    nt_log_threshold = cfg.log_level;
+    /* libuv writes with plain write(): a peer's reset must be an error, not a signal. */
+    signal(SIGPIPE, SIG_IGN);
+
+    uint64_t nofile = raise_nofile();
+    uint64_t fd_budget = nofile > 2 * FD_RESERVE ? nofile - FD_RESERVE : nofile / 2;
+    uint64_t max_clients = cfg.max_clients ? cfg.max_clients : fd_budget;
+    if (cfg.max_clients > fd_budget)
+        NT_WARN("--max-clients %llu is above what the open-file limit %llu allows (%llu): "
+                "connections past that are shed",
+                (unsigned long long)cfg.max_clients, (unsigned long long)nofile,
+                (unsigned long long)fd_budget);
+
+    uv_loop_t loop;
+    int rc = uv_loop_init(&loop);
+    if (rc != 0) {
+        NT_ERROR("cannot start the event loop: %s", uv_strerror(rc));
+        return 1;
+    }
+    struct nt_server *srv = nt_xcalloc(1, sizeof(*srv));
+    int exit_code = 0;
+    rc = nt_server_init(srv, &loop, &cfg, max_clients);
+    if (rc != 0) {
+        NT_ERROR("cannot start: %s", uv_strerror(rc));
+        exit_code = 1;
+        nt_server_stop(srv);
+    } else {
+        NT_INFO("natter %s starting: %s mode, max-clients %llu", NT_VERSION,
+                cfg.echo ? "echo" : "chat", (unsigned long long)max_clients);
+        if (nt_server_start(srv) != 0) {
+            exit_code = 1;
+            nt_server_stop(srv);
+        }
+    }
+    rc = uv_run(&loop, UV_RUN_DEFAULT);
+    if (rc != 0 && exit_code == 0) {
+        NT_ERROR("event loop ended with handles still active");
+        exit_code = 1;
+    }
+    nt_server_fini(srv);
+    free(srv);
+    rc = uv_loop_close(&loop);
+    if (rc != 0) {
+        NT_ERROR("event loop did not close cleanly: %s", uv_strerror(rc));
+        exit_code = 1;
+    }
+    return exit_code;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* timeouts.h - idle, name-prompt and linger deadlines: activity-ordered lists + one uv_timer. */
+#ifndef NT_TIMEOUTS_H
+#define NT_TIMEOUTS_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "util.h"
+
+enum nt_timeout_kind { NT_TIMEOUT_NAME, NT_TIMEOUT_IDLE, NT_TIMEOUT_LINGER, NT_TIMEOUT_KINDS };
+
+/* Embedded in its owner (a conn). Not in any list after nt_timeouts_clear(). */
+struct nt_timeout_node {
+    struct nt_list link;       /* in the list of its kind, ordered by deadline */
+    uint64_t deadline;         /* uv_now() milliseconds */
+    enum nt_timeout_kind kind; /* valid while linked */
+};
+
+struct nt_timeouts;
+/* Called once for each node whose deadline passed, after it was unlinked. May clear or set any
+ * node, including this one. */
+typedef void (*nt_timeout_fn)(struct nt_timeouts *t, struct nt_timeout_node *node);
+
+/*
+ * Every kind has one duration for everybody, so a list kept in order of last activity is also in
+ * order of deadline: touching a node moves it to the tail in O(1), and one timer, armed for the
+ * earliest head, serves every client (docs/ARCHITECTURE.md, "Timeouts").
+ */
+struct nt_timeouts {
+    uv_timer_t timer; /* embedded */
+    struct nt_list lists[NT_TIMEOUT_KINDS];
+    uint64_t duration_ms[NT_TIMEOUT_KINDS]; /* 0 = this kind never expires */
+    uint64_t armed_for;                     /* deadline the timer is set for; 0 = not armed */
+    nt_timeout_fn on_expire;
+};
+
+/* Initialises t on loop with the durations per kind. Returns 0 or a libuv error. */
+int nt_timeouts_init(struct nt_timeouts *t, uv_loop_t *loop, const uint64_t *durations_ms,
+                     nt_timeout_fn on_expire);
+
+/* Initialises a node that is in no list. */
+void nt_timeouts_node_init(struct nt_timeout_node *node);
+
+/* (Re)starts node's deadline of kind, duration from now. A kind of duration 0 only unlinks. O(1). */
+void nt_timeouts_set(struct nt_timeouts *t, struct nt_timeout_node *node,
+                     enum nt_timeout_kind kind);
+
+/* Restarts node's deadline in its current kind (if linked). O(1), no timer call. */
+void nt_timeouts_touch(struct nt_timeouts *t, struct nt_timeout_node *node);
+
+/* Unlinks node; no callback will come for it. */
+void nt_timeouts_clear(struct nt_timeout_node *node);
+
+/* Closes the timer handle (asynchronous: it is freed on the loop's next close callbacks). */
+void nt_timeouts_close(struct nt_timeouts *t);
+
+#endif

@@ -1,0 +1,502 @@
+"""Black-box fixtures for natter: start the real binary on port 0 and talk to it over TCP.
+
+Run: /usr/bin/python3 -m pytest tests/integration   (the python3 first on PATH has no pytest)
+Env: NATTER_BIN            the binary (default <repo>/build/natter)
+     NATTER_TIMEOUT_SCALE  multiplies every deadline (default 3 for a sanitizer build, else 1)
+
+Every wait has a deadline; nothing sleeps and hopes. The server's stderr goes to a file (a full
+pipe would block a chatty server). Teardown stops each server with SIGTERM, requires exit status 0
+(unless the test stopped it itself) and no sanitizer report in its stderr.
+"""
+import ctypes
+import os
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+NATTER_BIN = os.environ.get("NATTER_BIN", str(REPO / "build" / "natter"))
+HOWTO_DIR = Path(os.environ.get("NATTER_HOWTO_DIR", str(REPO.parent / "shared" / "howto")))
+
+PROMPT = b"Enter your name: "
+SANITIZER_MARKERS = (
+    b"AddressSanitizer",
+    b"LeakSanitizer",
+    b"UndefinedBehaviorSanitizer",
+    b"ThreadSanitizer",
+    b"MemorySanitizer",
+    b"runtime error:",
+)
+
+
+def _detect_scale():
+    env = os.environ.get("NATTER_TIMEOUT_SCALE")
+    if env:
+        return float(env)
+    try:
+        with open(NATTER_BIN, "rb") as f:
+            data = f.read()
+    except OSError:
+        return 1.0
+    if b"__asan_init" in data or b"__ubsan_handle" in data or b"__tsan_init" in data:
+        return 3.0
+    return 1.0
+
+
+SCALE = _detect_scale()
+# Default deadline for one expected event (a line, a close, a log line).
+WAIT = 5.0 * SCALE
+
+
+def scaled(seconds):
+    """A deadline in seconds, stretched for slow (sanitizer) builds."""
+    return seconds * SCALE
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "test_timeout(seconds): per-test limit before SCALE")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Every test is bounded in time: 30 s unless it says otherwise with
+    # @pytest.mark.test_timeout(N); both are stretched by SCALE. The signal method raises inside
+    # the test, so fixture teardown still stops the servers it started.
+    for item in items:
+        try:
+            Path(str(item.fspath)).resolve().relative_to(HERE)
+        except ValueError:
+            continue
+        m = item.get_closest_marker("test_timeout")
+        seconds = m.args[0] if m else 30
+        item.add_marker(pytest.mark.timeout(seconds * SCALE, method="signal"))
+
+
+def _check_binary():
+    if not os.access(NATTER_BIN, os.X_OK):
+        pytest.fail(f"natter binary not found or not executable: {NATTER_BIN} (set NATTER_BIN)",
+                    pytrace=False)
+
+
+def _preexec(rlimit_nofile):
+    def fn():
+        # Die with the test process, so a crashed pytest leaves no server behind.
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except Exception:
+            pass
+        if rlimit_nofile is not None:
+            soft, hard = rlimit_nofile
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return fn
+
+
+def sanitizer_reports(data):
+    """The sanitizer markers found in a stderr dump."""
+    return [m.decode() for m in SANITIZER_MARKERS if m in data]
+
+
+# --------------------------------------------------------------------------------------------
+# Client
+
+
+class Client:
+    """One TCP connection with a read buffer. Every read has a deadline."""
+
+    def __init__(self, sock, label):
+        self.sock = sock
+        self.label = label
+        self.buf = bytearray()
+        self.eof = False
+        self.reset = False
+
+    @property
+    def local_port(self):
+        return self.sock.getsockname()[1]
+
+    def __repr__(self):
+        return f"<Client {self.label}>"
+
+    # -- sending
+
+    def send(self, text):
+        """Sends text (str or bytes) followed by LF."""
+        if isinstance(text, str):
+            text = text.encode("utf-8")
+        self.sock.sendall(text + b"\n")
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    # -- reading
+
+    def _fill(self, deadline):
+        """Reads once. Returns False when the deadline passed without data or EOF."""
+        if self.eof:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(1 << 16)
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            self.eof = True
+            self.reset = True
+            return True
+        finally:
+            self.sock.settimeout(None)
+        if data:
+            self.buf += data
+        else:
+            self.eof = True
+        return True
+
+    def read_line(self, timeout=None):
+        """Returns one line including its LF; fails on timeout or close."""
+        limit = WAIT if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while True:
+            i = self.buf.find(b"\n")
+            if i >= 0:
+                line = bytes(self.buf[: i + 1])
+                del self.buf[: i + 1]
+                return line
+            if self.eof:
+                pytest.fail(f"{self.label}: connection closed{' (RST)' if self.reset else ''} "
+                            f"before a complete line; pending bytes {bytes(self.buf)!r}",
+                            pytrace=False)
+            if not self._fill(deadline):
+                pytest.fail(f"{self.label}: no complete line within {limit:.1f}s; "
+                            f"pending bytes {bytes(self.buf)!r}", pytrace=False)
+
+    def expect_line(self, expected, timeout=None):
+        """Reads exactly one line and asserts it equals expected (str or bytes, without LF)."""
+        if isinstance(expected, str):
+            expected = expected.encode("utf-8")
+        want = expected + b"\n"
+        got = self.read_line(timeout)
+        assert got == want, f"{self.label}: expected line {want!r}, got {got!r}"
+
+    def expect_bytes(self, expected, timeout=None):
+        """Reads exactly len(expected) bytes and asserts they equal expected."""
+        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        while len(self.buf) < len(expected):
+            if not expected.startswith(bytes(self.buf)):
+                break
+            if self.eof:
+                break
+            if not self._fill(deadline):
+                break
+        got = bytes(self.buf[: len(expected)])
+        assert got == expected, (f"{self.label}: expected bytes {expected!r}, got {got!r}"
+                                 f"{' then EOF' if self.eof else ''}")
+        del self.buf[: len(expected)]
+
+    def expect_silence(self, seconds):
+        """Asserts nothing arrives (no byte, no close) for the given time."""
+        deadline = time.monotonic() + seconds
+        while not self.buf and not self.eof:
+            if not self._fill(deadline):
+                return
+        pytest.fail(f"{self.label}: expected silence for {seconds}s, got {bytes(self.buf)!r}"
+                    f"{' and EOF' if self.eof else ''}", pytrace=False)
+
+    def expect_closed(self, timeout=None):
+        """Asserts the server closes the connection (FIN) with no further byte."""
+        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        while not self.buf and not self.eof:
+            if not self._fill(deadline):
+                pytest.fail(f"{self.label}: connection still open after "
+                            f"{WAIT if timeout is None else timeout:.1f}s", pytrace=False)
+        assert not self.buf, f"{self.label}: expected close, got bytes {bytes(self.buf)!r}"
+        assert not self.reset, f"{self.label}: connection reset (RST) instead of a close (FIN)"
+
+    def read_until_closed(self, timeout=None):
+        """Returns every byte up to the close (FIN or RST; self.reset tells which)."""
+        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        while not self.eof:
+            if not self._fill(deadline):
+                pytest.fail(f"{self.label}: connection still open after "
+                            f"{WAIT if timeout is None else timeout:.1f}s; "
+                            f"got {len(self.buf)} bytes, last {bytes(self.buf[-200:])!r}",
+                            pytrace=False)
+        data = bytes(self.buf)
+        self.buf.clear()
+        return data
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def close_with_reset(self):
+        """Closes with RST (SO_LINGER 0) instead of FIN."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        self.close()
+
+
+def open_client(host, port, family=socket.AF_INET, rcvbuf=None, label=None, timeout=None):
+    """Connects to host:port and returns a Client. rcvbuf is set before connect (so the window
+    the peer sees is small from the start)."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(WAIT if timeout is None else timeout)
+    sock.connect((host, port))
+    sock.settimeout(None)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return Client(sock, label or f"client:{sock.getsockname()[1]}")
+
+
+# --------------------------------------------------------------------------------------------
+# Server
+
+LISTEN_RE = re.compile(rb" info listening on (\[[^\]\s]+\]|[^\s:]+):(\d+)\n")
+
+
+class Server:
+    """A running natter process with its stderr in a file."""
+
+    def __init__(self, argv, log_path, rlimit_nofile=None):
+        self.argv = argv
+        self.log_path = log_path
+        self.stdout_path = Path(str(log_path) + ".stdout")
+        self.clients = []
+        self.addresses = []  # (host, port, family) in log order
+        self.returncode = None
+        self._log_file = open(log_path, "wb")
+        self._out_file = open(self.stdout_path, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._out_file,
+                                     stderr=self._log_file, close_fds=True,
+                                     preexec_fn=_preexec(rlimit_nofile))
+
+    # -- the log
+
+    def log(self):
+        """Everything the server wrote to stderr so far."""
+        with open(self.log_path, "rb") as f:
+            return f.read()
+
+    def wait_log(self, pattern, count=1, timeout=None):
+        """Waits until the regex pattern (bytes or str) matches count times in the log; returns
+        the matches."""
+        if isinstance(pattern, str):
+            pattern = pattern.encode("utf-8")
+        rx = re.compile(pattern, re.M)
+        deadline = time.monotonic() + (WAIT if timeout is None else timeout)
+        while True:
+            matches = list(rx.finditer(self.log()))
+            if len(matches) >= count:
+                return matches
+            if self.proc.poll() is not None:
+                matches = list(rx.finditer(self.log()))
+                if len(matches) >= count:
+                    return matches
+                pytest.fail(f"natter exited ({self.proc.returncode}) before logging "
+                            f"{pattern!r}; log:\n{self.log().decode(errors='replace')}",
+                            pytrace=False)
+            if time.monotonic() > deadline:
+                pytest.fail(f"log has {len(matches)} of {count} lines matching {pattern!r}; "
+                            f"log:\n{self.log()[-3000:].decode(errors='replace')}",
+                            pytrace=False)
+            time.sleep(0.005)
+
+    def wait_listening(self, n):
+        matches = self.wait_log(LISTEN_RE, count=n, timeout=scaled(10))
+        for m in matches:
+            host = m.group(1).decode()
+            family = socket.AF_INET
+            if host.startswith("["):
+                host, family = host[1:-1], socket.AF_INET6
+            self.addresses.append((host, int(m.group(2)), family))
+
+    @property
+    def host(self):
+        return self.addresses[0][0]
+
+    @property
+    def port(self):
+        return self.addresses[0][1]
+
+    # -- clients
+
+    def connect(self, addr=0, rcvbuf=None, label=None):
+        """Opens a raw connection (no prompt read) to listening address number addr."""
+        host, port, family = self.addresses[addr]
+        c = open_client(host, port, family, rcvbuf=rcvbuf, label=label)
+        self.clients.append(c)
+        return c
+
+    def join(self, name, addr=0, rcvbuf=None, line=None):
+        """Connects, reads the prompt byte-exact, sends name and waits until natter logs that
+        this connection joined as name (OPERATIONS.md, "name accepted"). line overrides the
+        bytes sent (e.g. b"Alice\\r\\n")."""
+        c = self.connect(addr, rcvbuf=rcvbuf, label=name)
+        c.expect_bytes(PROMPT)
+        raw = name.encode("utf-8") if isinstance(name, str) else name
+        c.send_raw(line if line is not None else raw + b"\n")
+        self.wait_joined(raw, c)
+        return c
+
+    def wait_joined(self, name, client):
+        if isinstance(name, str):
+            name = name.encode("utf-8")
+        self.wait_log(rb"peer=\S*:%d joined as %s$" % (client.local_port, re.escape(name)))
+
+    def close_clients(self):
+        for c in self.clients:
+            c.close()
+
+    # -- stopping
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    def wait_exit(self, timeout=None):
+        """Waits for the exit; kills -9 and fails when it hangs. Returns the exit status."""
+        try:
+            rc = self.proc.wait(timeout=scaled(10) if timeout is None else timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self._close_files()
+            pytest.fail(f"natter did not exit in time and was killed; log tail:\n"
+                        f"{self.log()[-3000:].decode(errors='replace')}", pytrace=False)
+        self.returncode = rc
+        self._close_files()
+        return rc
+
+    def stop(self, sig=signal.SIGTERM, expect_rc=0, timeout=None):
+        """Signals the server, waits for its exit and asserts the status and a clean stderr."""
+        if self.returncode is None:
+            self.signal(sig)
+            # Shutdown may flush for up to 5 s (PROTOCOL.md §4.5).
+            self.wait_exit(scaled(10) + 5 if timeout is None else timeout)
+        rc = self.returncode
+        if expect_rc is not None:
+            assert rc == expect_rc, (f"natter exit status {rc}, expected {expect_rc}; log tail:\n"
+                                     f"{self.log()[-3000:].decode(errors='replace')}")
+        self.assert_no_sanitizer_report()
+        return rc
+
+    def assert_no_sanitizer_report(self):
+        found = sanitizer_reports(self.log())
+        assert not found, f"sanitizer report in natter's stderr ({found}):\n" \
+                          f"{self.log()[-6000:].decode(errors='replace')}"
+
+    def _close_files(self):
+        for f in (self._log_file, self._out_file):
+            if not f.closed:
+                f.close()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._close_files()
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    """Factory: start_server(*args, listen=("127.0.0.1:0",), rlimit_nofile=None) starts natter
+    with --listen for each address plus args and waits for every `listening on` line. Teardown
+    sends SIGTERM to each server still running, requires exit 0 and no sanitizer report."""
+    _check_binary()
+    servers = []
+
+    def start(*args, listen=("127.0.0.1:0",), rlimit_nofile=None):
+        argv = [NATTER_BIN]
+        for addr in listen:
+            argv += ["--listen", addr]
+        argv += [str(a) for a in args]
+        s = Server(argv, tmp_path / f"natter-{len(servers)}.log", rlimit_nofile=rlimit_nofile)
+        servers.append(s)
+        s.wait_listening(len(listen))
+        return s
+
+    yield start
+
+    problems = []
+    for s in servers:
+        try:
+            if s.returncode is None:
+                s.signal(signal.SIGTERM)
+                try:
+                    s.proc.wait(timeout=scaled(10) + 5)
+                except subprocess.TimeoutExpired:
+                    s.kill()
+                    problems.append(f"{s.argv}: did not exit after SIGTERM; killed with SIGKILL")
+                    continue
+                s.returncode = s.proc.returncode
+                if s.returncode != 0:
+                    problems.append(f"{s.argv}: exit status {s.returncode} after SIGTERM, "
+                                    f"expected 0; log tail:\n"
+                                    f"{s.log()[-2000:].decode(errors='replace')}")
+            found = sanitizer_reports(s.log())
+            if found:
+                problems.append(f"{s.argv}: sanitizer report {found}:\n"
+                                f"{s.log()[-6000:].decode(errors='replace')}")
+        finally:
+            s.close_clients()
+            s.kill()
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def server(start_server):
+    """natter with its defaults on 127.0.0.1:0."""
+    return start_server()
+
+
+class Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+    def __repr__(self):
+        return f"<exit {self.returncode} stdout={self.stdout!r} stderr={self.stderr!r}>"
+
+
+@pytest.fixture
+def run_natter(tmp_path):
+    """run_natter(*argv, timeout=None) runs natter with exactly argv (no --listen added) to its
+    exit and returns Result(returncode, stdout, stderr); asserts no sanitizer report."""
+    _check_binary()
+    count = [0]
+
+    def run(*argv, timeout=None):
+        count[0] += 1
+        out_path = tmp_path / f"run-{count[0]}.stdout"
+        err_path = tmp_path / f"run-{count[0]}.stderr"
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            proc = subprocess.Popen([NATTER_BIN, *[str(a) for a in argv]],
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    close_fds=True, preexec_fn=_preexec(None))
+            try:
+                rc = proc.wait(timeout=scaled(10) if timeout is None else timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                pytest.fail(f"natter {argv} did not exit in time; stderr "
+                            f"{err_path.read_bytes()[-2000:]!r}", pytrace=False)
+        res = Result(rc, out_path.read_bytes(), err_path.read_bytes())
+        found = sanitizer_reports(res.stderr)
+        assert not found, f"sanitizer report {found}:\n{res.stderr.decode(errors='replace')}"
+        return res
+
+    return run
