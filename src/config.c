@@ -11,19 +11,19 @@ enum opt_type { OPT_LISTEN, OPT_FLAG, OPT_SECONDS, OPT_COUNT, OPT_LOG_LEVEL };
 
 /* One row per option: parsing, range checks, --help and the OPERATIONS.md table come from it. */
 struct opt {
-    const char *name;     /* long name without "--" */
-    char short_name;      /* 0 if none */
+    const char *name; /* long name without "--" */
+    char short_name;  /* 0 if none */
     enum opt_type type;
-    size_t offset;        /* field in struct nt_config */
-    uint64_t min, max;    /* range; for OPT_SECONDS in milliseconds */
-    const char *metavar;  /* NULL for flags */
-    const char *def;      /* default, as shown to people */
+    size_t offset;       /* field in struct nt_config */
+    uint64_t min, max;   /* range; for OPT_SECONDS in milliseconds */
+    const char *metavar; /* NULL for flags */
+    const char *def;     /* default, as shown to people */
     const char *help;
-    bool hidden;          /* left out of --help and the docs table */
+    bool hidden; /* left out of --help and the docs table */
 };
 
 #define FIELD(f) offsetof(struct nt_config, f)
-#define DAY_MS (86400ULL * 1000ULL)
+#define DAY_MS   (86400ULL * 1000ULL)
 
 static const struct opt options[] = {
     {"listen", 'l', OPT_LISTEN, FIELD(listen), 0, 0, "HOST:PORT", NT_DEFAULT_LISTEN,
@@ -34,8 +34,8 @@ static const struct opt options[] = {
      "disconnect a client silent this long; fractions allowed; 0 = off", false},
     {"name-timeout", 0, OPT_SECONDS, FIELD(name_timeout_ms), 0, 365 * DAY_MS, "SECONDS", "60",
      "time a client has to give a valid name; 0 = off", false},
-    {"max-clients", 0, OPT_COUNT, FIELD(max_clients), 1, 10000000, "N",
-     "open-file limit - 32", "clients connected at once; more are refused", false},
+    {"max-clients", 0, OPT_COUNT, FIELD(max_clients), 1, 10000000, "N", "open-file limit - 32",
+     "clients connected at once; more are refused", false},
     {"max-line", 0, OPT_COUNT, FIELD(max_line), 1, 1048576, "BYTES", "4096",
      "longest line accepted; longer lines are refused", false},
     {"max-output", 0, OPT_COUNT, FIELD(max_output), 1024, 1073741824, "BYTES", "1048576",
@@ -46,8 +46,8 @@ static const struct opt options[] = {
      "error, warn, info or debug", false},
     {"log-messages", 0, OPT_FLAG, FIELD(log_messages), 0, 0, NULL, "off",
      "log chat text (not logged by default)", false},
-    {"version", 0, OPT_FLAG, FIELD(show_version), 0, 0, NULL, NULL,
-     "print the version and exit", false},
+    {"version", 0, OPT_FLAG, FIELD(show_version), 0, 0, NULL, NULL, "print the version and exit",
+     false},
     {"help", 'h', OPT_FLAG, FIELD(show_help), 0, 0, NULL, NULL, "print this help and exit", false},
     {"help-markdown", 0, OPT_FLAG, FIELD(show_help_markdown), 0, 0, NULL, NULL,
      "print the options as the markdown table of docs/OPERATIONS.md", true},
@@ -222,8 +222,7 @@ static int apply(struct nt_config *c, const struct opt *o, const char *val, FILE
             return -1;
         }
         if (v > o->max || (v == 0 && strspn(val, "0.") != strlen(val))) {
-            fprintf(err,
-                    "natter: --%s: must be 0 (off) or from 0.001 to %llu seconds, got '%s'\n",
+            fprintf(err, "natter: --%s: must be 0 (off) or from 0.001 to %llu seconds, got '%s'\n",
                     o->name, (unsigned long long)(o->max / 1000), val);
             return -1;
         }

@@ -10,7 +10,7 @@
 
 #include "log.h"
 
-#define NT_MAX_LISTEN 16
+#define NT_MAX_LISTEN     16
 #define NT_DEFAULT_LISTEN "127.0.0.1:8888"
 
 /* One address to listen on, as given ("127.0.0.1:8888", "[::1]:0"), split into host and port. */
@@ -29,7 +29,7 @@ struct nt_config {
     uint64_t max_clients;     /* 0 = derive from the open-file limit at start-up */
     uint64_t max_line;
     uint64_t max_output;
-    uint64_t sndbuf;          /* 0 = the kernel's default */
+    uint64_t sndbuf; /* 0 = the kernel's default */
     enum nt_log_level log_level;
     bool log_messages;
     bool show_help;
@@ -42,8 +42,8 @@ void nt_config_defaults(struct nt_config *c);
 
 /*
  * Parses argv[1..argc) into c, which must hold the defaults. Every error is reported, one line
- * each, on err ("natter: --max-line: must be between 1 and 1048576, got 0"). Returns 0, or -1 when
- * there was at least one error (c is then partly updated and must not be used).
+ * each, on err ("natter: --max-line: must be a whole number from 1 to 1048576, got '0'"). Returns
+ * 0, or -1 when there was at least one error (c is then partly updated and must not be used).
  */
 int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err);
 

@@ -24,32 +24,32 @@ enum nt_conn_state {
 };
 
 struct nt_conn {
-    uv_tcp_t tcp;            /* embedded handle; tcp.data unused */
-    struct nt_server *srv;   /* borrowed */
-    uint64_t id;             /* for logs */
-    char peer[64];           /* "127.0.0.1:50514" or "[::1]:50514" */
+    uv_tcp_t tcp;          /* embedded handle; tcp.data unused */
+    struct nt_server *srv; /* borrowed */
+    uint64_t id;           /* for logs */
+    char peer[64];         /* "127.0.0.1:50514" or "[::1]:50514" */
     enum nt_conn_state state;
     struct nt_framer framer; /* owned buffer */
     char *name;              /* owned, NUL-terminated; NULL until named */
     size_t name_len;
-    unsigned name_attempts;  /* refused names so far */
-    const char *reason;      /* static; why it is leaving, once decided */
+    unsigned name_attempts; /* refused names so far */
+    const char *reason;     /* static; why it is leaving, once decided */
 
     /* Send queue: a ring of refs not yet handed to libuv (STYLE.md, ownership rule 4). */
-    struct nt_msg **q;       /* owned array of refs */
+    struct nt_msg **q; /* owned array of refs */
     uint32_t q_head, q_len, q_cap;
-    uint32_t q_off;          /* bytes of q[q_head] already written */
-    size_t q_bytes;          /* unwritten bytes in the ring */
+    uint32_t q_off; /* bytes of q[q_head] already written */
+    size_t q_bytes; /* unwritten bytes in the ring */
 
     /* At most one uv_write in flight; it holds the refs it writes until its callback. */
-    uv_write_t *wreq;        /* owned, NULL when no write is in flight */
+    uv_write_t *wreq;         /* owned, NULL when no write is in flight */
     struct nt_msg **inflight; /* owned array of refs, n_inflight of them */
     uint32_t n_inflight;
-    uv_shutdown_t *sreq;     /* owned, while a shutdown is pending */
+    uv_shutdown_t *sreq; /* owned, while a shutdown is pending */
 
-    bool fin_after_flush;    /* LINGER: half-close once the queue is empty */
-    bool is_counted;         /* counts against max_clients (refused conns do not) */
-    bool has_left;           /* nt_chat_leave() ran */
+    bool fin_after_flush;      /* LINGER: half-close once the queue is empty */
+    bool is_counted;           /* counts against max_clients (refused conns do not) */
+    bool has_left;             /* nt_chat_leave() ran */
     struct nt_list dirty_link; /* in srv->dirty while it has output to flush */
     struct nt_list all_link;   /* in srv->conns */
     struct nt_list hub_link;   /* in the hub's member list while named */

@@ -8,9 +8,9 @@
 #include "util.h"
 
 /* Telnet bytes (RFC 854). */
-#define IAC 0xFF
-#define SB 0xFA
-#define SE 0xF0
+#define IAC  0xFF
+#define SB   0xFA
+#define SE   0xF0
 #define WILL 0xFB
 #define DONT 0xFE
 /* A subnegotiation longer than this is cut off: the bytes after it are data again. */

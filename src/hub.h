@@ -14,8 +14,8 @@
 struct nt_hub {
     struct nt_list members; /* of struct nt_conn, by hub_link; borrowed */
     size_t count;
-    bool is_broadcasting;   /* a broadcast is iterating the members */
-    struct nt_msg **later;  /* owned refs: broadcasts asked for during one, in order */
+    bool is_broadcasting;  /* a broadcast is iterating the members */
+    struct nt_msg **later; /* owned refs: broadcasts asked for during one, in order */
     size_t later_head, later_len, later_cap;
 };
 

@@ -27,8 +27,8 @@ void nt_log_write(enum nt_log_level level, const char *fmt, ...)
             nt_log_write((level), __VA_ARGS__);                                                    \
     } while (0)
 #define NT_ERROR(...) NT_LOG(NT_LOG_ERROR, __VA_ARGS__)
-#define NT_WARN(...) NT_LOG(NT_LOG_WARN, __VA_ARGS__)
-#define NT_INFO(...) NT_LOG(NT_LOG_INFO, __VA_ARGS__)
+#define NT_WARN(...)  NT_LOG(NT_LOG_WARN, __VA_ARGS__)
+#define NT_INFO(...)  NT_LOG(NT_LOG_INFO, __VA_ARGS__)
 #define NT_DEBUG(...) NT_LOG(NT_LOG_DEBUG, __VA_ARGS__)
 
 #endif

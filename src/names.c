@@ -14,8 +14,9 @@
 
 static bool is_unicode_space(uint32_t cp)
 {
-    return cp == ' ' || cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
-           cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+    return cp == ' ' || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+           cp == 0x205F || cp == 0x3000;
 }
 
 static bool is_forbidden_control(uint32_t cp)
@@ -115,7 +116,7 @@ size_t nt_names_fold(const char *name, size_t len, char *out)
 
 /* The registry: open addressing with linear probing, keyed by the folded name. */
 struct nt_name_slot {
-    char *key;   /* owned folded name; NULL = empty; TOMBSTONE = removed */
+    char *key; /* owned folded name; NULL = empty; TOMBSTONE = removed */
     uint64_t hash;
     void *owner; /* borrowed */
 };

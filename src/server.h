@@ -14,8 +14,8 @@
 #include "timeouts.h"
 #include "util.h"
 
-#define NT_READ_BUF_SIZE (64 * 1024)
-#define NT_LINGER_MS 2000
+#define NT_READ_BUF_SIZE     (64 * 1024)
+#define NT_LINGER_MS         2000
 #define NT_SHUTDOWN_FLUSH_MS 5000
 #define NT_MAX_NAME_ATTEMPTS 5
 
@@ -32,17 +32,17 @@ struct nt_server {
     uv_timer_t shutdown_timer;
     struct nt_timeouts timeouts;
     struct nt_hub hub;
-    struct nt_names names;   /* name -> struct nt_conn (borrowed) */
-    struct nt_list conns;    /* every open conn, by all_link */
-    struct nt_list dirty;    /* conns with output to flush, by dirty_link */
-    uint64_t n_conns;        /* open conns, refused ones included */
-    uint64_t n_clients;      /* conns counted against max_clients */
+    struct nt_names names; /* name -> struct nt_conn (borrowed) */
+    struct nt_list conns;  /* every open conn, by all_link */
+    struct nt_list dirty;  /* conns with output to flush, by dirty_link */
+    uint64_t n_conns;      /* open conns, refused ones included */
+    uint64_t n_clients;    /* conns counted against max_clients */
     uint64_t max_clients;
     uint64_t next_conn_id;
     uint64_t last_accept_warning_ms;
     bool is_shutting_down;
-    struct nt_msg *prompt;   /* owned ref: "Enter your name: ", shared by every newcomer */
-    char *scratch;           /* owned: NT_TEXT_SANITIZED_MAX(max_line) bytes for sanitizing */
+    struct nt_msg *prompt; /* owned ref: "Enter your name: ", shared by every newcomer */
+    char *scratch;         /* owned: NT_TEXT_SANITIZED_MAX(max_line) bytes for sanitizing */
     char read_buf[NT_READ_BUF_SIZE]; /* one read buffer for every conn: reads are handled
                                         synchronously, so no two are live at once */
 };

@@ -126,13 +126,8 @@ static bool in_sequence(enum esc_state *st, uint32_t cp)
             *st = ESC_STR;
         else if (cp >= 0x20 && cp <= 0x2F)
             *st = ESC_INTER;
-        else if (cp >= 0x30 && cp <= 0x7E)
-            *st = ESC_NONE; /* a two-byte escape, complete */
-        else {
-            /* Not an escape after all: the ESC is dropped, cp is looked at on its own. */
-            *st = ESC_NONE;
-            return in_sequence(st, cp);
-        }
+        else
+            *st = ESC_NONE; /* ESC X for any other X: two bytes, both dropped (§5.3) */
         return true;
     case ESC_INTER:
         if (cp >= 0x20 && cp <= 0x2F)

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 /* The output of nt_text_sanitize() is at most this many bytes for len input bytes. */
-#define NT_TEXT_SANITIZED_MAX(len) ((len) * 3)
+#define NT_TEXT_SANITIZED_MAX(len) ((len)*3)
 
 /*
  * Writes the sanitized form of in[0..len) to out (PROTOCOL.md §5.3): invalid UTF-8 becomes

@@ -64,8 +64,7 @@ void nt_timeouts_node_init(struct nt_timeout_node *node)
     node->kind = NT_TIMEOUT_NAME;
 }
 
-void nt_timeouts_set(struct nt_timeouts *t, struct nt_timeout_node *node,
-                     enum nt_timeout_kind kind)
+void nt_timeouts_set(struct nt_timeouts *t, struct nt_timeout_node *node, enum nt_timeout_kind kind)
 {
     nt_list_remove(&node->link);
     node->kind = kind;

@@ -42,7 +42,8 @@ int nt_timeouts_init(struct nt_timeouts *t, uv_loop_t *loop, const uint64_t *dur
 /* Initialises a node that is in no list. */
 void nt_timeouts_node_init(struct nt_timeout_node *node);
 
-/* (Re)starts node's deadline of kind, duration from now. A kind of duration 0 only unlinks. O(1). */
+/* (Re)starts node's deadline of kind, duration from now. A kind of duration 0 only unlinks. O(1).
+ */
 void nt_timeouts_set(struct nt_timeouts *t, struct nt_timeout_node *node,
                      enum nt_timeout_kind kind);
 

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 /* Container of a member: the struct of type `type` whose field `member` is at `ptr`. */
-#define NT_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define NT_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define NT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

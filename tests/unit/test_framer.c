@@ -13,15 +13,15 @@
 #include "framer.h"
 
 /* Telnet command bytes (RFC 854). */
-#define IAC "\xff"
-#define SE "\xf0"
-#define NOP "\xf1"
-#define AYT "\xf6"
-#define GA "\xf9"
-#define SB "\xfa"
+#define IAC  "\xff"
+#define SE   "\xf0"
+#define NOP  "\xf1"
+#define AYT  "\xf6"
+#define GA   "\xf9"
+#define SB   "\xfa"
 #define WILL "\xfb"
 #define WONT "\xfc"
-#define DO "\xfd"
+#define DO   "\xfd"
 #define DONT "\xfe"
 
 /* One outcome other than NT_FRAME_MORE, with a copy of the line. */
@@ -139,8 +139,14 @@ struct exp {
     const char *line;
     size_t len;
 };
-#define L(s) {(s), sizeof(s) - 1}
-#define TL {NULL, 0}
+#define L(s)                                                                                       \
+    {                                                                                              \
+        (s), sizeof(s) - 1                                                                         \
+    }
+#define TL                                                                                         \
+    {                                                                                              \
+        NULL, 0                                                                                    \
+    }
 
 static void check_evs(const struct evs *got, const struct exp *exp, size_t n, const char *what,
                       size_t chunk)
@@ -157,8 +163,7 @@ static void check_evs(const struct evs *got, const struct exp *exp, size_t n, co
             assert_int_equal(got->v[i].r, NT_FRAME_TOO_LONG);
         } else {
             assert_int_equal(got->v[i].r, NT_FRAME_LINE);
-            if (got->v[i].len != exp[i].len ||
-                memcmp(got->v[i].line, exp[i].line, exp[i].len) != 0)
+            if (got->v[i].len != exp[i].len || memcmp(got->v[i].line, exp[i].line, exp[i].len) != 0)
                 print_error("%s (chunk %zu): line %zu is \"%s\" (%zu bytes), expected \"%s\"\n",
                             what, chunk, i, got->v[i].line, got->v[i].len, exp[i].line);
             assert_int_equal(got->v[i].len, exp[i].len);
@@ -412,32 +417,60 @@ static void test_too_long_large_default(void **state)
 static void test_iac_iac_is_literal_ff(void **state)
 {
     (void)state;
-    EXPECT(16, true, "a" IAC IAC "b\n", L("a\xff" "b"));
+    EXPECT(16, true, "a" IAC IAC "b\n",
+           L("a\xff"
+             "b"));
     EXPECT(16, true, IAC IAC IAC IAC "\n", L("\xff\xff"));
 }
 
 static void test_iac_option_negotiation_removed(void **state)
 {
     (void)state;
-    EXPECT(16, true, "a" IAC WILL "\x01" "b\n", L("ab"));
-    EXPECT(16, true, "a" IAC WONT "\x01" "b\n", L("ab"));
-    EXPECT(16, true, "a" IAC DO "\x03" "b\n", L("ab"));
-    EXPECT(16, true, "a" IAC DONT "\x22" "b\n", L("ab"));
+    EXPECT(16, true,
+           "a" IAC WILL "\x01"
+           "b\n",
+           L("ab"));
+    EXPECT(16, true,
+           "a" IAC WONT "\x01"
+           "b\n",
+           L("ab"));
+    EXPECT(16, true,
+           "a" IAC DO "\x03"
+           "b\n",
+           L("ab"));
+    EXPECT(16, true,
+           "a" IAC DONT "\x22"
+           "b\n",
+           L("ab"));
     /* the option byte may be anything, IAC included */
     EXPECT(16, true, "a" IAC DO IAC "b\n", L("ab"));
     /* what telnet sends on connect, then a CRLF line */
-    EXPECT(16, true, IAC DO "\x01" IAC WILL "\x03" IAC DO "\x18" IAC WILL "\x1f" "Alice\r\n",
+    EXPECT(16, true,
+           IAC DO "\x01" IAC WILL "\x03" IAC DO "\x18" IAC WILL "\x1f"
+                  "Alice\r\n",
            L("Alice"));
 }
 
 static void test_iac_option_byte_lf_does_not_end_line(void **state)
 {
     (void)state;
-    EXPECT(16, true, "ab" IAC DO "\n" "cd\n", L("abcd"));
-    EXPECT(16, true, "ab" IAC WILL "\n" "cd\n", L("abcd"));
-    EXPECT(16, true, "ab" IAC DO "\r" "cd\n", L("abcd"));
+    EXPECT(16, true,
+           "ab" IAC DO "\n"
+           "cd\n",
+           L("abcd"));
+    EXPECT(16, true,
+           "ab" IAC WILL "\n"
+           "cd\n",
+           L("abcd"));
+    EXPECT(16, true,
+           "ab" IAC DO "\r"
+           "cd\n",
+           L("abcd"));
     /* nor does the CR before it get dropped as part of a CRLF */
-    EXPECT(16, true, "ab\r" IAC DO "\n" "\n", L("ab"));
+    EXPECT(16, true,
+           "ab\r" IAC DO "\n"
+           "\n",
+           L("ab"));
 }
 
 static void test_iac_other_command_two_bytes(void **state)
@@ -449,7 +482,10 @@ static void test_iac_other_command_two_bytes(void **state)
     EXPECT(16, true, "a" IAC SE "b\n", L("ab"));
     /* any other byte X: IAC X is two bytes, X included */
     EXPECT(16, true, "a" IAC "xb\n", L("ab"));
-    EXPECT(16, true, "a" IAC "\n" "b\n", L("ab"));
+    EXPECT(16, true,
+           "a" IAC "\n"
+           "b\n",
+           L("ab"));
 }
 
 static void test_iac_subnegotiation_removed(void **state)
@@ -506,12 +542,19 @@ static void test_iac_split_across_inputs(void **state)
     assert_int_equal(got.n, 1);
     assert_int_equal(got.v[0].r, NT_FRAME_LINE);
     assert_int_equal(got.v[0].len, 6);
-    assert_memory_equal(got.v[0].line, "abc\xff" "d" "e", 6);
+    assert_memory_equal(got.v[0].line,
+                        "abc\xff"
+                        "d"
+                        "e",
+                        6);
     evs_free(&got);
     nt_framer_fini(&f);
     /* and the same through every chunking */
-    EXPECT(16, true, "ab" IAC DO "\n" "c" IAC IAC "d" IAC SB "\x18" IAC SE "e\n",
-           L("abc\xff" "de"));
+    EXPECT(16, true,
+           "ab" IAC DO "\n"
+           "c" IAC IAC "d" IAC SB "\x18" IAC SE "e\n",
+           L("abc\xff"
+             "de"));
 }
 
 static void test_iac_not_counted_in_max_line(void **state)
@@ -526,15 +569,27 @@ static void test_iac_in_discarded_line(void **state)
 {
     (void)state;
     /* an IAC DO LF inside an over-long line does not end the discarding */
-    EXPECT(4, true, "abcdef" IAC DO "\n" "gh\nok\n", TL, L("ok"));
+    EXPECT(4, true,
+           "abcdef" IAC DO "\n"
+           "gh\nok\n",
+           TL, L("ok"));
 }
 
 static void test_iac_untouched_without_strip(void **state)
 {
     (void)state;
-    EXPECT(16, false, "a" IAC WILL "\x01" "b\n", L("a\xff\xfb\x01" "b"));
-    EXPECT(16, false, "a" IAC IAC "b\n", L("a\xff\xff" "b"));
-    EXPECT(16, false, "ab" IAC DO "\n" "cd\n", L("ab\xff\xfd"), L("cd"));
+    EXPECT(16, false,
+           "a" IAC WILL "\x01"
+           "b\n",
+           L("a\xff\xfb\x01"
+             "b"));
+    EXPECT(16, false, "a" IAC IAC "b\n",
+           L("a\xff\xff"
+             "b"));
+    EXPECT(16, false,
+           "ab" IAC DO "\n"
+           "cd\n",
+           L("ab\xff\xfd"), L("cd"));
     EXPECT(16, false, IAC SB "\x18" IAC SE "\n", L("\xff\xfa\x18\xff\xf0"));
     /* raw bytes count towards max_line in echo mode */
     EXPECT(4, false, "ab" IAC NOP "\n", L("ab\xff\xf1"));
@@ -669,8 +724,8 @@ static void check_same(const struct evs *a, const struct evs *b)
 static void test_random_streams_match_model(void **state)
 {
     (void)state;
-    static const unsigned char alphabet[] = {'a', 'b', 'c', '\r', '\n', '\n', 0xff,
-                                             0xfb, 0xfd, 0xf1, 0x01, 'z', 0xff};
+    static const unsigned char alphabet[] = {'a',  'b',  'c',  '\r', '\n', '\n', 0xff,
+                                             0xfb, 0xfd, 0xf1, 0x01, 'z',  0xff};
     unsigned char data[300];
     for (int iter = 0; iter < 3000; iter++) {
         size_t len = rnd() % sizeof(data);
@@ -707,8 +762,8 @@ static void test_random_streams_with_sb_chunking_agrees(void **state)
 {
     (void)state;
     /* with SB in the mix there is no model here, but chunking must never change the outcome */
-    static const unsigned char alphabet[] = {'a', 'b', '\r', '\n', 0xff, 0xfa, 0xf0,
-                                             0xfb, 0xfd, 0xf1, 'c', 0xff};
+    static const unsigned char alphabet[] = {'a',  'b',  '\r', '\n', 0xff, 0xfa,
+                                             0xf0, 0xfb, 0xfd, 0xf1, 'c',  0xff};
     unsigned char data[400];
     for (int iter = 0; iter < 2000; iter++) {
         size_t len = rnd() % sizeof(data);

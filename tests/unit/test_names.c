@@ -73,16 +73,18 @@ static void test_check_ok(void **state)
     C("Alice", NT_NAME_OK);
     C("a", NT_NAME_OK);
     C("bob_42", NT_NAME_OK);
-    C("caf\xc3\xa9", NT_NAME_OK);                 /* café */
+    C("caf\xc3\xa9", NT_NAME_OK);                              /* café */
     C("\xce\xa3\xce\xbf\xcf\x86\xce\xaf\xce\xb1", NT_NAME_OK); /* Σοφία */
-    C("\xe6\x97\xa5\xe6\x9c\xac", NT_NAME_OK);    /* 日本 */
-    C("\xf0\x9f\x98\x80", NT_NAME_OK);            /* 😀 */
-    C("a/b", NT_NAME_OK);                         /* only a leading / is refused */
+    C("\xe6\x97\xa5\xe6\x9c\xac", NT_NAME_OK);                 /* 日本 */
+    C("\xf0\x9f\x98\x80", NT_NAME_OK);                         /* 😀 */
+    C("a/b", NT_NAME_OK);                                      /* only a leading / is refused */
     C("a*", NT_NAME_OK);
     C("a#b", NT_NAME_OK);
     C("x/", NT_NAME_OK);
-    C("\xc2\xa1", NT_NAME_OK);                    /* U+00A1, just after U+00A0 */
-    C("a\xe2\x80\xa7" "b", NT_NAME_OK);           /* U+2027 hyphenation point */
+    C("\xc2\xa1", NT_NAME_OK); /* U+00A1, just after U+00A0 */
+    C("a\xe2\x80\xa7"
+      "b",
+      NT_NAME_OK); /* U+2027 hyphenation point */
 }
 
 static void test_check_empty(void **state)
@@ -122,12 +124,16 @@ static void test_check_bad_utf8(void **state)
     (void)state;
     C("\xff", NT_NAME_BAD_UTF8);
     C("ab\xff", NT_NAME_BAD_UTF8);
-    C("ab\x80" "c", NT_NAME_BAD_UTF8);
-    C("ab\xc0\xaf", NT_NAME_BAD_UTF8);      /* overlong */
+    C("ab\x80"
+      "c",
+      NT_NAME_BAD_UTF8);
+    C("ab\xc0\xaf", NT_NAME_BAD_UTF8); /* overlong */
     C("ab\xe0\x80\xaf", NT_NAME_BAD_UTF8);
-    C("ab\xed\xa0\x80", NT_NAME_BAD_UTF8);  /* surrogate */
-    C("ab\xe2\x82", NT_NAME_BAD_UTF8);      /* truncated at the end */
-    C("ab\xe2\x82" "c", NT_NAME_BAD_UTF8);  /* truncated inside */
+    C("ab\xed\xa0\x80", NT_NAME_BAD_UTF8); /* surrogate */
+    C("ab\xe2\x82", NT_NAME_BAD_UTF8);     /* truncated at the end */
+    C("ab\xe2\x82"
+      "c",
+      NT_NAME_BAD_UTF8);                     /* truncated inside */
     C("\xf4\x90\x80\x80", NT_NAME_BAD_UTF8); /* above U+10FFFF */
     C("\xc3", NT_NAME_BAD_UTF8);
 }
@@ -137,37 +143,85 @@ static void test_check_space(void **state)
     (void)state;
     C("a b", NT_NAME_SPACE);
     C("Alice Smith", NT_NAME_SPACE);
-    C("a\xc2\xa0" "b", NT_NAME_SPACE);       /* U+00A0 */
-    C("a\xe1\x9a\x80" "b", NT_NAME_SPACE);   /* U+1680 */
-    C("a\xe2\x80\x80" "b", NT_NAME_SPACE);   /* U+2000 */
-    C("a\xe2\x80\x85" "b", NT_NAME_SPACE);   /* U+2005 */
-    C("a\xe2\x80\x8a" "b", NT_NAME_SPACE);   /* U+200A */
-    C("a\xe2\x80\xa8" "b", NT_NAME_SPACE);   /* U+2028 */
-    C("a\xe2\x80\xa9" "b", NT_NAME_SPACE);   /* U+2029 */
-    C("a\xe2\x80\xaf" "b", NT_NAME_SPACE);   /* U+202F */
-    C("a\xe2\x81\x9f" "b", NT_NAME_SPACE);   /* U+205F */
-    C("a\xe3\x80\x80" "b", NT_NAME_SPACE);   /* U+3000 */
-    C("\xe3\x80\x80" "x", NT_NAME_SPACE);    /* even at the start */
+    C("a\xc2\xa0"
+      "b",
+      NT_NAME_SPACE); /* U+00A0 */
+    C("a\xe1\x9a\x80"
+      "b",
+      NT_NAME_SPACE); /* U+1680 */
+    C("a\xe2\x80\x80"
+      "b",
+      NT_NAME_SPACE); /* U+2000 */
+    C("a\xe2\x80\x85"
+      "b",
+      NT_NAME_SPACE); /* U+2005 */
+    C("a\xe2\x80\x8a"
+      "b",
+      NT_NAME_SPACE); /* U+200A */
+    C("a\xe2\x80\xa8"
+      "b",
+      NT_NAME_SPACE); /* U+2028 */
+    C("a\xe2\x80\xa9"
+      "b",
+      NT_NAME_SPACE); /* U+2029 */
+    C("a\xe2\x80\xaf"
+      "b",
+      NT_NAME_SPACE); /* U+202F */
+    C("a\xe2\x81\x9f"
+      "b",
+      NT_NAME_SPACE); /* U+205F */
+    C("a\xe3\x80\x80"
+      "b",
+      NT_NAME_SPACE); /* U+3000 */
+    C("\xe3\x80\x80"
+      "x",
+      NT_NAME_SPACE); /* even at the start */
 }
 
 static void test_check_control(void **state)
 {
     (void)state;
-    C("a\x01" "b", NT_NAME_CONTROL);
+    C("a\x01"
+      "b",
+      NT_NAME_CONTROL);
     C("a\0b", NT_NAME_CONTROL);
     C("a\x1b[31mb", NT_NAME_CONTROL);
-    C("a\x1f" "b", NT_NAME_CONTROL);
-    C("a\x7f" "b", NT_NAME_CONTROL);         /* DEL */
-    C("a\xc2\x80" "b", NT_NAME_CONTROL);     /* C1 U+0080 */
-    C("a\xc2\x9b" "b", NT_NAME_CONTROL);     /* C1 CSI */
-    C("a\xc2\x9f" "b", NT_NAME_CONTROL);     /* C1 U+009F */
-    C("a\xe2\x80\xaa" "b", NT_NAME_CONTROL); /* U+202A */
-    C("a\xe2\x80\xae" "b", NT_NAME_CONTROL); /* U+202E RLO */
-    C("a\xe2\x81\xa6" "b", NT_NAME_CONTROL); /* U+2066 */
-    C("a\xe2\x81\xa9" "b", NT_NAME_CONTROL); /* U+2069 */
-    C("a\xef\xbb\xbf" "b", NT_NAME_CONTROL); /* U+FEFF */
-    C("a\xef\xbf\xbd" "b", NT_NAME_CONTROL); /* U+FFFD */
-    C("\xe2\x80\xae" "nimda", NT_NAME_CONTROL);
+    C("a\x1f"
+      "b",
+      NT_NAME_CONTROL);
+    C("a\x7f"
+      "b",
+      NT_NAME_CONTROL); /* DEL */
+    C("a\xc2\x80"
+      "b",
+      NT_NAME_CONTROL); /* C1 U+0080 */
+    C("a\xc2\x9b"
+      "b",
+      NT_NAME_CONTROL); /* C1 CSI */
+    C("a\xc2\x9f"
+      "b",
+      NT_NAME_CONTROL); /* C1 U+009F */
+    C("a\xe2\x80\xaa"
+      "b",
+      NT_NAME_CONTROL); /* U+202A */
+    C("a\xe2\x80\xae"
+      "b",
+      NT_NAME_CONTROL); /* U+202E RLO */
+    C("a\xe2\x81\xa6"
+      "b",
+      NT_NAME_CONTROL); /* U+2066 */
+    C("a\xe2\x81\xa9"
+      "b",
+      NT_NAME_CONTROL); /* U+2069 */
+    C("a\xef\xbb\xbf"
+      "b",
+      NT_NAME_CONTROL); /* U+FEFF */
+    C("a\xef\xbf\xbd"
+      "b",
+      NT_NAME_CONTROL); /* U+FFFD */
+    C("\xe2\x80\xae"
+      "nimda",
+      NT_NAME_CONTROL);
     for (unsigned c = 0; c < 0x20; c++) {
         if (c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r')
             continue; /* ASCII whitespace: a control and a space, either answer will do */
@@ -243,19 +297,28 @@ static void test_fold_ascii(void **state)
 static void test_fold_latin1(void **state)
 {
     (void)state;
-    check_fold("\xc3\x89" "cole", "\xc3\xa9" "cole"); /* École -> école */
-    check_fold("\xc3\xa9" "cole", "\xc3\xa9" "cole");
+    check_fold("\xc3\x89"
+               "cole",
+               "\xc3\xa9"
+               "cole"); /* École -> école */
+    check_fold("\xc3\xa9"
+               "cole",
+               "\xc3\xa9"
+               "cole");
     check_fold("\xc3\x80\xc3\x96\xc3\x9e", "\xc3\xa0\xc3\xb6\xc3\xbe"); /* ÀÖÞ -> àöþ */
-    check_fold("\xc3\x97", "\xc3\x97"); /* × has no case */
+    check_fold("\xc3\x97", "\xc3\x97");                                 /* × has no case */
 }
 
 static void test_fold_greek(void **state)
 {
     (void)state;
     /* Σοφία, ΣΟΦΊΑ, σοφία all fold to σοφία */
-    check_fold("\xce\xa3\xce\xbf\xcf\x86\xce\xaf\xce\xb1", "\xcf\x83\xce\xbf\xcf\x86\xce\xaf\xce\xb1");
-    check_fold("\xce\xa3\xce\x9f\xce\xa6\xce\x8a\xce\x91", "\xcf\x83\xce\xbf\xcf\x86\xce\xaf\xce\xb1");
-    check_fold("\xcf\x83\xce\xbf\xcf\x86\xce\xaf\xce\xb1", "\xcf\x83\xce\xbf\xcf\x86\xce\xaf\xce\xb1");
+    check_fold("\xce\xa3\xce\xbf\xcf\x86\xce\xaf\xce\xb1",
+               "\xcf\x83\xce\xbf\xcf\x86\xce\xaf\xce\xb1");
+    check_fold("\xce\xa3\xce\x9f\xce\xa6\xce\x8a\xce\x91",
+               "\xcf\x83\xce\xbf\xcf\x86\xce\xaf\xce\xb1");
+    check_fold("\xcf\x83\xce\xbf\xcf\x86\xce\xaf\xce\xb1",
+               "\xcf\x83\xce\xbf\xcf\x86\xce\xaf\xce\xb1");
     /* Σ, σ and final ς are one letter */
     check_fold("\xce\xa3", "\xcf\x83");
     check_fold("\xcf\x83", "\xcf\x83");
@@ -283,10 +346,10 @@ static void test_fold_length_changes(void **state)
 {
     (void)state;
     /* glibc C.UTF-8: towlower(towupper(c)) can change the encoded length */
-    check_fold("K", "k");                       /* ASCII */
-    check_fold("\xe2\x84\xaa", "k");            /* U+212A KELVIN SIGN -> k */
-    check_fold("\xc4\xb0", "i");                /* U+0130 -> i */
-    check_fold("\xc8\xba", "\xe2\xb1\xa5");     /* U+023A -> U+2C65: 2 bytes -> 3 */
+    check_fold("K", "k");                               /* ASCII */
+    check_fold("\xe2\x84\xaa", "k");                    /* U+212A KELVIN SIGN -> k */
+    check_fold("\xc4\xb0", "i");                        /* U+0130 -> i */
+    check_fold("\xc8\xba", "\xe2\xb1\xa5");             /* U+023A -> U+2C65: 2 bytes -> 3 */
     check_fold("\xf0\x90\x90\x80", "\xf0\x90\x90\xa8"); /* U+10400 -> U+10428 */
     /* 32 x U+023A: 64 bytes fold to 96, within NT_NAME_MAX_BYTES */
     char name[64 + 1], want[96 + 1];
@@ -441,17 +504,28 @@ static void test_registry_duplicate_case_insensitive(void **state)
     assert_ptr_equal(nt_names_find(&reg, "alice", 5), &owners[0]);
 
     /* Σοφία and σοφία are the same name (§2.2), ΣΟΦΊΑΣ and σοφίας too */
-    assert_int_equal(nt_names_add(&reg, "\xce\xa3\xce\xbf\xcf\x86\xce\xaf\xce\xb1", 10, &owners[2]), 0);
+    assert_int_equal(nt_names_add(&reg, "\xce\xa3\xce\xbf\xcf\x86\xce\xaf\xce\xb1", 10, &owners[2]),
+                     0);
     assert_int_equal(nt_names_add(&reg, "\xcf\x83\xce\xbf\xcf\x86\xce\xaf\xce\xb1", 10, &owners[3]),
                      -EEXIST);
-    assert_ptr_equal(nt_names_find(&reg, "\xce\xa3\xce\x9f\xce\xa6\xce\x8a\xce\x91", 10), &owners[2]);
-    assert_int_equal(nt_names_add(&reg, "\xcf\x83\xce\xbf\xcf\x86\xce\xaf\xce\xb1\xcf\x82", 12,
-                                  &owners[4]), 0);
-    assert_int_equal(nt_names_add(&reg, "\xce\xa3\xce\x9f\xce\xa6\xce\x8a\xce\x91\xce\xa3", 12,
-                                  &owners[5]), -EEXIST);
+    assert_ptr_equal(nt_names_find(&reg, "\xce\xa3\xce\x9f\xce\xa6\xce\x8a\xce\x91", 10),
+                     &owners[2]);
+    assert_int_equal(
+        nt_names_add(&reg, "\xcf\x83\xce\xbf\xcf\x86\xce\xaf\xce\xb1\xcf\x82", 12, &owners[4]), 0);
+    assert_int_equal(
+        nt_names_add(&reg, "\xce\xa3\xce\x9f\xce\xa6\xce\x8a\xce\x91\xce\xa3", 12, &owners[5]),
+        -EEXIST);
     /* École / école */
-    assert_int_equal(nt_names_add(&reg, "\xc3\x89" "cole", 6, &owners[6]), 0);
-    assert_int_equal(nt_names_add(&reg, "\xc3\xa9" "cole", 6, &owners[7]), -EEXIST);
+    assert_int_equal(nt_names_add(&reg,
+                                  "\xc3\x89"
+                                  "cole",
+                                  6, &owners[6]),
+                     0);
+    assert_int_equal(nt_names_add(&reg,
+                                  "\xc3\xa9"
+                                  "cole",
+                                  6, &owners[7]),
+                     -EEXIST);
     assert_int_equal(reg.count, 4);
     nt_names_fini(&reg);
 }

@@ -84,7 +84,8 @@ static void test_ascii_unchanged(void **state)
     (void)state;
     S("", "");
     S("Hi Alice!", "Hi Alice!");
-    S(" !\"#$%&'()*+,-./0123456789:;<=>?@AZ[\\]^_`az{|}~", " !\"#$%&'()*+,-./0123456789:;<=>?@AZ[\\]^_`az{|}~");
+    S(" !\"#$%&'()*+,-./0123456789:;<=>?@AZ[\\]^_`az{|}~",
+      " !\"#$%&'()*+,-./0123456789:;<=>?@AZ[\\]^_`az{|}~");
     /* leading and trailing spaces are the trimmer's business, not the sanitizer's */
     S("  two  spaces  ", "  two  spaces  ");
 }
@@ -92,16 +93,17 @@ static void test_ascii_unchanged(void **state)
 static void test_valid_multibyte_kept(void **state)
 {
     (void)state;
-    S("caf\xc3\xa9", "caf\xc3\xa9");                                 /* é */
-    S("\xe6\x97\xa5\xe6\x9c\xac", "\xe6\x97\xa5\xe6\x9c\xac");       /* 日本 */
-    S("ok \xf0\x9f\x98\x80!", "ok \xf0\x9f\x98\x80!");               /* 😀 */
-    S("\xc2\xa0", "\xc2\xa0");                                       /* U+00A0 */
-    S("\xc2\xa1\xdf\xbf", "\xc2\xa1\xdf\xbf");                       /* U+00A1 U+07FF */
-    S("\xe0\xa0\x80\xef\xbf\xbf", "\xe0\xa0\x80\xef\xbf\xbf");       /* U+0800 U+FFFF */
-    S("\xed\x9f\xbf\xee\x80\x80", "\xed\x9f\xbf\xee\x80\x80");       /* U+D7FF U+E000 */
-    S("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf", "\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"); /* U+10000 U+10FFFF */
-    S(FFFD, FFFD); /* a replacement character that was sent stays one */
-    S("\xef\xbb\xbf", "\xef\xbb\xbf"); /* U+FEFF is not a control */
+    S("caf\xc3\xa9", "caf\xc3\xa9");                           /* é */
+    S("\xe6\x97\xa5\xe6\x9c\xac", "\xe6\x97\xa5\xe6\x9c\xac"); /* 日本 */
+    S("ok \xf0\x9f\x98\x80!", "ok \xf0\x9f\x98\x80!");         /* 😀 */
+    S("\xc2\xa0", "\xc2\xa0");                                 /* U+00A0 */
+    S("\xc2\xa1\xdf\xbf", "\xc2\xa1\xdf\xbf");                 /* U+00A1 U+07FF */
+    S("\xe0\xa0\x80\xef\xbf\xbf", "\xe0\xa0\x80\xef\xbf\xbf"); /* U+0800 U+FFFF */
+    S("\xed\x9f\xbf\xee\x80\x80", "\xed\x9f\xbf\xee\x80\x80"); /* U+D7FF U+E000 */
+    S("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
+      "\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"); /* U+10000 U+10FFFF */
+    S(FFFD, FFFD);                         /* a replacement character that was sent stays one */
+    S("\xef\xbb\xbf", "\xef\xbb\xbf");     /* U+FEFF is not a control */
 }
 
 /* ---- controls ---- */
@@ -116,22 +118,38 @@ static void test_tab_becomes_space(void **state)
 static void test_c0_del_removed(void **state)
 {
     (void)state;
-    S("a\x07" "b", "ab"); /* BEL */
-    S("a\0b", "ab");      /* NUL */
-    S("a\x7f" "b", "ab"); /* DEL */
-    S("a\x01\x02\x03\x04\x05\x06\x08\x0a\x0b\x0c\x0d\x0e\x0f" "b", "ab");
-    S("a\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1c\x1d\x1e\x1f" "b", "ab");
-    S("a\rb", "ab"); /* a lone CR inside a line */
+    S("a\x07"
+      "b",
+      "ab");         /* BEL */
+    S("a\0b", "ab"); /* NUL */
+    S("a\x7f"
+      "b",
+      "ab"); /* DEL */
+    S("a\x01\x02\x03\x04\x05\x06\x08\x0a\x0b\x0c\x0d\x0e\x0f"
+      "b",
+      "ab");
+    S("a\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1c\x1d\x1e\x1f"
+      "b",
+      "ab");
+    S("a\rb", "ab");               /* a lone CR inside a line */
     S("a\x08\x08\x08xyz", "axyz"); /* backspaces cannot overwrite */
 }
 
 static void test_c1_removed(void **state)
 {
     (void)state;
-    S("a\xc2\x80" "b", "ab");
-    S("a\xc2\x85" "b", "ab"); /* NEL */
-    S("a\xc2\x8d" "b", "ab"); /* RI */
-    S("a\xc2\x9c" "b", "ab"); /* ST */
+    S("a\xc2\x80"
+      "b",
+      "ab");
+    S("a\xc2\x85"
+      "b",
+      "ab"); /* NEL */
+    S("a\xc2\x8d"
+      "b",
+      "ab"); /* RI */
+    S("a\xc2\x9c"
+      "b",
+      "ab"); /* ST */
 }
 
 static void test_every_c0_c1_alone(void **state)
@@ -166,15 +184,15 @@ static void test_every_c0_c1_alone(void **state)
 static void test_csi_removed(void **state)
 {
     (void)state;
-    S("a\x1b[2Jb", "ab");                 /* clear screen */
-    S("\x1b[31mred\x1b[0m", "red");       /* colour */
-    S("x\x1b[1;31;40my", "xy");           /* parameters */
-    S("x\x1b[?25ly", "xy");               /* private parameter */
-    S("x\x1b[10;20Hy", "xy");             /* cursor position */
-    S("x\x1b[ qy", "xy");                 /* intermediate byte */
-    S("x\x1b[@y", "xy");                  /* final byte 0x40 */
-    S("x\x1b[~y", "xy");                  /* final byte 0x7E */
-    S("\x1b[A\x1b[B\x1b[C\x1b[D", "");    /* arrows */
+    S("a\x1b[2Jb", "ab");              /* clear screen */
+    S("\x1b[31mred\x1b[0m", "red");    /* colour */
+    S("x\x1b[1;31;40my", "xy");        /* parameters */
+    S("x\x1b[?25ly", "xy");            /* private parameter */
+    S("x\x1b[10;20Hy", "xy");          /* cursor position */
+    S("x\x1b[ qy", "xy");              /* intermediate byte */
+    S("x\x1b[@y", "xy");               /* final byte 0x40 */
+    S("x\x1b[~y", "xy");               /* final byte 0x7E */
+    S("\x1b[A\x1b[B\x1b[C\x1b[D", ""); /* arrows */
 }
 
 static void test_csi_cut_at_end_of_line(void **state)
@@ -189,10 +207,14 @@ static void test_csi_cut_at_end_of_line(void **state)
 static void test_osc_removed(void **state)
 {
     (void)state;
-    S("a\x1b]0;evil title\x07" "b", "ab");   /* ended by BEL */
-    S("a\x1b]0;evil title\x1b\\b", "ab");     /* ended by ESC \ */
+    S("a\x1b]0;evil title\x07"
+      "b",
+      "ab");                                                    /* ended by BEL */
+    S("a\x1b]0;evil title\x1b\\b", "ab");                       /* ended by ESC \ */
     S("a\x1b]8;;http://x/\x1b\\link\x1b]8;;\x1b\\b", "alinkb"); /* hyperlink */
-    S("a\x1b]52;c;ZXZpbA==\x07" "b", "ab");  /* clipboard */
+    S("a\x1b]52;c;ZXZpbA==\x07"
+      "b",
+      "ab"); /* clipboard */
     S("a\x1b]0;cut at end", "a");
 }
 
@@ -209,34 +231,83 @@ static void test_dcs_sos_pm_apc_removed(void **state)
 static void test_two_byte_escapes_removed(void **state)
 {
     (void)state;
-    S("a\x1b" "7b", "ab"); /* save cursor */
-    S("a\x1b" "8b", "ab"); /* restore cursor */
-    S("a\x1b" "cb", "ab"); /* full reset */
-    S("a\x1b" "Db", "ab"); /* index */
-    S("a\x1b" "Mb", "ab"); /* reverse index */
-    S("a\x1b" "=b", "ab");
+    S("a\x1b"
+      "7b",
+      "ab"); /* save cursor */
+    S("a\x1b"
+      "8b",
+      "ab"); /* restore cursor */
+    S("a\x1b"
+      "cb",
+      "ab"); /* full reset */
+    S("a\x1b"
+      "Db",
+      "ab"); /* index */
+    S("a\x1b"
+      "Mb",
+      "ab"); /* reverse index */
+    S("a\x1b"
+      "=b",
+      "ab");
+}
+
+static void test_esc_any_other_byte_two_bytes(void **state)
+{
+    (void)state;
+    /* §5.3: "ESC X for any other X (two bytes)": X goes with the ESC even when it is a control */
+    S("a\x1b\x01"
+      "b",
+      "ab");
+    S("a\x1b\x7f"
+      "b",
+      "ab");
+    S("a\x1b\tb", "ab"); /* not "a b": the TAB is the X of ESC X */
 }
 
 static void test_c1_sequences_removed(void **state)
 {
     (void)state;
-    S("a\xc2\x9b" "2Jb", "ab");                /* U+009B CSI */
-    S("a\xc2\x9b" "31mred\xc2\x9b" "0m", "ared");
-    S("a\xc2\x9d" "0;title\x07" "b", "ab");    /* U+009D OSC, BEL */
-    S("a\xc2\x9d" "0;title\x1b\\b", "ab");     /* U+009D OSC, ESC \ */
-    S("a\xc2\x90" "q#0\x1b\\b", "ab");         /* U+0090 DCS */
-    S("a\xc2\x98" "sos\x1b\\b", "ab");         /* U+0098 SOS */
-    S("a\xc2\x9e" "pm\x1b\\b", "ab");          /* U+009E PM */
-    S("a\xc2\x9f" "apc\x1b\\b", "ab");         /* U+009F APC */
-    S("a\xc2\x9b" "12", "a");                  /* cut at end of line */
+    S("a\xc2\x9b"
+      "2Jb",
+      "ab"); /* U+009B CSI */
+    S("a\xc2\x9b"
+      "31mred\xc2\x9b"
+      "0m",
+      "ared");
+    S("a\xc2\x9d"
+      "0;title\x07"
+      "b",
+      "ab"); /* U+009D OSC, BEL */
+    S("a\xc2\x9d"
+      "0;title\x1b\\b",
+      "ab"); /* U+009D OSC, ESC \ */
+    S("a\xc2\x90"
+      "q#0\x1b\\b",
+      "ab"); /* U+0090 DCS */
+    S("a\xc2\x98"
+      "sos\x1b\\b",
+      "ab"); /* U+0098 SOS */
+    S("a\xc2\x9e"
+      "pm\x1b\\b",
+      "ab"); /* U+009E PM */
+    S("a\xc2\x9f"
+      "apc\x1b\\b",
+      "ab"); /* U+009F APC */
+    S("a\xc2\x9b"
+      "12",
+      "a"); /* cut at end of line */
 }
 
 static void test_raw_c1_bytes_are_invalid_utf8(void **state)
 {
     (void)state;
     /* a bare 0x9B byte is not U+009B: it is invalid UTF-8 and becomes U+FFFD, nothing else */
-    S("a\x9b" "31mb", "a" FFFD "31mb");
-    S("\x9d" "0;x\x07", FFFD "0;x");
+    S("a\x9b"
+      "31mb",
+      "a" FFFD "31mb");
+    S("\x9d"
+      "0;x\x07",
+      FFFD "0;x");
 }
 
 /* ---- bidirectional controls ---- */
@@ -244,25 +315,57 @@ static void test_raw_c1_bytes_are_invalid_utf8(void **state)
 static void test_bidi_removed(void **state)
 {
     (void)state;
-    S("a\xe2\x80\xaa" "b", "ab"); /* U+202A LRE */
-    S("a\xe2\x80\xab" "b", "ab"); /* U+202B RLE */
-    S("a\xe2\x80\xac" "b", "ab"); /* U+202C PDF */
-    S("a\xe2\x80\xad" "b", "ab"); /* U+202D LRO */
-    S("a\xe2\x80\xae" "b", "ab"); /* U+202E RLO */
-    S("a\xe2\x81\xa6" "b", "ab"); /* U+2066 LRI */
-    S("a\xe2\x81\xa7" "b", "ab"); /* U+2067 RLI */
-    S("a\xe2\x81\xa8" "b", "ab"); /* U+2068 FSI */
-    S("a\xe2\x81\xa9" "b", "ab"); /* U+2069 PDI */
-    S("\xe2\x80\xae" "txt.exe", "txt.exe");
+    S("a\xe2\x80\xaa"
+      "b",
+      "ab"); /* U+202A LRE */
+    S("a\xe2\x80\xab"
+      "b",
+      "ab"); /* U+202B RLE */
+    S("a\xe2\x80\xac"
+      "b",
+      "ab"); /* U+202C PDF */
+    S("a\xe2\x80\xad"
+      "b",
+      "ab"); /* U+202D LRO */
+    S("a\xe2\x80\xae"
+      "b",
+      "ab"); /* U+202E RLO */
+    S("a\xe2\x81\xa6"
+      "b",
+      "ab"); /* U+2066 LRI */
+    S("a\xe2\x81\xa7"
+      "b",
+      "ab"); /* U+2067 RLI */
+    S("a\xe2\x81\xa8"
+      "b",
+      "ab"); /* U+2068 FSI */
+    S("a\xe2\x81\xa9"
+      "b",
+      "ab"); /* U+2069 PDI */
+    S("\xe2\x80\xae"
+      "txt.exe",
+      "txt.exe");
 }
 
 static void test_bidi_neighbours_kept(void **state)
 {
     (void)state;
-    S("a\xe2\x80\xa9" "b", "a\xe2\x80\xa9" "b"); /* U+2029, just below the range */
-    S("a\xe2\x80\xaf" "b", "a\xe2\x80\xaf" "b"); /* U+202F, just above */
-    S("a\xe2\x81\xa5" "b", "a\xe2\x81\xa5" "b"); /* U+2065 */
-    S("a\xe2\x81\xaa" "b", "a\xe2\x81\xaa" "b"); /* U+206A */
+    S("a\xe2\x80\xa9"
+      "b",
+      "a\xe2\x80\xa9"
+      "b"); /* U+2029, just below the range */
+    S("a\xe2\x80\xaf"
+      "b",
+      "a\xe2\x80\xaf"
+      "b"); /* U+202F, just above */
+    S("a\xe2\x81\xa5"
+      "b",
+      "a\xe2\x81\xa5"
+      "b"); /* U+2065 */
+    S("a\xe2\x81\xaa"
+      "b",
+      "a\xe2\x81\xaa"
+      "b"); /* U+206A */
 }
 
 /* ---- invalid UTF-8: one U+FFFD per maximal subpart (Python's errors="replace") ---- */
@@ -272,22 +375,30 @@ static void test_invalid_utf8_replaced(void **state)
     (void)state;
     S("\xff", FFFD);
     S("\xfe", FFFD);
-    S("a\xff" "b", "a" FFFD "b");
-    S("\xc0\xaf", FFFD FFFD);                    /* overlong '/' */
-    S("\xe0\x80\xaf", FFFD FFFD FFFD);           /* overlong, 3 bytes */
-    S("\xf0\x80\x80\x80", FFFD FFFD FFFD FFFD);  /* overlong, 4 bytes */
-    S("\xed\xa0\x80", FFFD FFFD FFFD);           /* surrogate U+D800 */
-    S("\xed\xbf\xbf", FFFD FFFD FFFD);           /* surrogate U+DFFF */
-    S("\xe2\x82", FFFD);                         /* truncated € */
-    S("\xe2\x82" "A", FFFD "A");
-    S("\xf0\x9f\x98", FFFD);                     /* truncated emoji */
-    S("\xf0\x9f\x98" "x", FFFD "x");
-    S("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD);  /* above U+10FFFF */
+    S("a\xff"
+      "b",
+      "a" FFFD "b");
+    S("\xc0\xaf", FFFD FFFD);                   /* overlong '/' */
+    S("\xe0\x80\xaf", FFFD FFFD FFFD);          /* overlong, 3 bytes */
+    S("\xf0\x80\x80\x80", FFFD FFFD FFFD FFFD); /* overlong, 4 bytes */
+    S("\xed\xa0\x80", FFFD FFFD FFFD);          /* surrogate U+D800 */
+    S("\xed\xbf\xbf", FFFD FFFD FFFD);          /* surrogate U+DFFF */
+    S("\xe2\x82", FFFD);                        /* truncated € */
+    S("\xe2\x82"
+      "A",
+      FFFD "A");
+    S("\xf0\x9f\x98", FFFD); /* truncated emoji */
+    S("\xf0\x9f\x98"
+      "x",
+      FFFD "x");
+    S("\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD); /* above U+10FFFF */
     S("\xf5\x80", FFFD FFFD);
     S("\xf8\x88\x80\x80\x80", FFFD FFFD FFFD FFFD FFFD);
-    S("\x80\x80", FFFD FFFD);                    /* lone continuation bytes */
+    S("\x80\x80", FFFD FFFD); /* lone continuation bytes */
     S("\xc2", FFFD);
-    S("a\xf1\x80\x80\xe1\x80\xc2" "b", "a" FFFD FFFD FFFD "b");
+    S("a\xf1\x80\x80\xe1\x80\xc2"
+      "b",
+      "a" FFFD FFFD FFFD "b");
     S("\xc3\xa9\xc3", "\xc3\xa9" FFFD);
 }
 
@@ -296,7 +407,9 @@ static void test_invalid_utf8_does_not_swallow_controls(void **state)
     (void)state;
     /* a truncated sequence ends before the ESC: the ESC still starts a sequence */
     S("\xe2\x82\x1b[2Jx", FFFD "x");
-    S("\xc3\x07" "x", FFFD "x");
+    S("\xc3\x07"
+      "x",
+      FFFD "x");
 }
 
 /* ---- the output bound and properties ---- */
@@ -305,8 +418,9 @@ static void test_output_bound_worst_cases(void **state)
 {
     (void)state;
     /* one byte -> 3 bytes is the worst case; exact-size heap buffers let ASan see any overrun */
-    static const char *const patterns[] = {"\xff", "\x80", "\xc0", "\xe2\x82", "\xf0\x9f\x98",
-                                           "\xed\xa0\x80", "\xf4\x90\x80\x80", "\t", "\xc3\xa9"};
+    static const char *const patterns[] = {
+        "\xff", "\x80",    "\xc0", "\xe2\x82", "\xf0\x9f\x98", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+        "\t",   "\xc3\xa9"};
     for (size_t p = 0; p < sizeof(patterns) / sizeof(patterns[0]); p++) {
         size_t plen = strlen(patterns[p]);
         for (size_t reps = 1; reps <= 300; reps += 37) {
@@ -405,10 +519,36 @@ static void check_clean(const char *s, size_t n)
 static void test_random_input_properties(void **state)
 {
     (void)state;
-    static const char *const pieces[] = {
-        "a", "Z", " ", "\t", "\x1b", "[", "]", "P", "\\", "\x07", "m", "0", ";", "\n", "\r",
-        "\xff", "\x80", "\xc2", "\xc2\x9b", "\xc2\x9d", "\xc2\x85", "\xe2\x80\xae", "\xe2\x81\xa6",
-        "\xe2\x82", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf0\x9f", "\xed\xa0\x80", "\x7f", "\0"};
+    static const char *const pieces[] = {"a",
+                                         "Z",
+                                         " ",
+                                         "\t",
+                                         "\x1b",
+                                         "[",
+                                         "]",
+                                         "P",
+                                         "\\",
+                                         "\x07",
+                                         "m",
+                                         "0",
+                                         ";",
+                                         "\n",
+                                         "\r",
+                                         "\xff",
+                                         "\x80",
+                                         "\xc2",
+                                         "\xc2\x9b",
+                                         "\xc2\x9d",
+                                         "\xc2\x85",
+                                         "\xe2\x80\xae",
+                                         "\xe2\x81\xa6",
+                                         "\xe2\x82",
+                                         "\xe2\x82\xac",
+                                         "\xf0\x9f\x98\x80",
+                                         "\xf0\x9f",
+                                         "\xed\xa0\x80",
+                                         "\x7f",
+                                         "\0"};
     char in[256];
     for (int iter = 0; iter < 20000; iter++) {
         size_t len = 0;
@@ -506,8 +646,12 @@ static void test_trim(void **state)
     T("x", 0, 1);
     T(" x ", 1, 1);
     /* only ASCII whitespace: U+00A0 and U+3000 are not trimmed, nor NUL */
-    T("\xc2\xa0" "a\xc2\xa0", 0, 5);
-    T(" \xe3\x80\x80" "a ", 1, 4);
+    T("\xc2\xa0"
+      "a\xc2\xa0",
+      0, 5);
+    T(" \xe3\x80\x80"
+      "a ",
+      1, 4);
     T("\0a\0", 0, 3);
     /* only len bytes are looked at */
     size_t n = 3;
@@ -537,7 +681,7 @@ static void check_decode(const char *s, size_t len, size_t want_n, uint32_t want
 }
 
 #define D(s, n, cp) check_decode((s), sizeof(s) - 1, (n), (cp))
-#define BAD UINT32_MAX
+#define BAD         UINT32_MAX
 
 static void test_utf8_decode_examples(void **state)
 {
@@ -556,20 +700,24 @@ static void test_utf8_decode_examples(void **state)
     D("\xf0\x90\x80\x80", 4, 0x10000);
     D("\xf0\x9f\x98\x80", 4, 0x1f600);
     D("\xf4\x8f\xbf\xbf", 4, 0x10ffff);
-    D("Ab", 1, 0x41);                /* only one code point */
+    D("Ab", 1, 0x41); /* only one code point */
     D("\xc3\xa9xyz", 2, 0xe9);
     D("\xff", 1, BAD);
     D("\x80", 1, BAD);
-    D("\xc0\xaf", 1, BAD);           /* C0 never starts a valid sequence */
+    D("\xc0\xaf", 1, BAD); /* C0 never starts a valid sequence */
     D("\xc1\xbf", 1, BAD);
-    D("\xe2\x82", 2, BAD);           /* truncated: the whole maximal subpart */
-    D("\xe2\x82" "A", 2, BAD);
+    D("\xe2\x82", 2, BAD); /* truncated: the whole maximal subpart */
+    D("\xe2\x82"
+      "A",
+      2, BAD);
     D("\xf0\x9f\x98", 3, BAD);
-    D("\xf0\x9f\x98" "A", 3, BAD);
-    D("\xed\xa0\x80", 1, BAD);       /* surrogate: ED then A0 is out of range */
-    D("\xe0\x80\x80", 1, BAD);       /* overlong */
+    D("\xf0\x9f\x98"
+      "A",
+      3, BAD);
+    D("\xed\xa0\x80", 1, BAD); /* surrogate: ED then A0 is out of range */
+    D("\xe0\x80\x80", 1, BAD); /* overlong */
     D("\xf0\x80\x80\x80", 1, BAD);
-    D("\xf4\x90\x80\x80", 1, BAD);   /* > U+10FFFF */
+    D("\xf4\x90\x80\x80", 1, BAD); /* > U+10FFFF */
     D("\xf5\x80\x80\x80", 1, BAD);
     /* len limits what is looked at */
     check_decode("\xc3\xa9", 1, 1, BAD);
@@ -688,6 +836,7 @@ int main(void)
         cmocka_unit_test_teardown(test_osc_removed, teardown),
         cmocka_unit_test_teardown(test_dcs_sos_pm_apc_removed, teardown),
         cmocka_unit_test_teardown(test_two_byte_escapes_removed, teardown),
+        cmocka_unit_test_teardown(test_esc_any_other_byte_two_bytes, teardown),
         cmocka_unit_test_teardown(test_c1_sequences_removed, teardown),
         cmocka_unit_test_teardown(test_raw_c1_bytes_are_invalid_utf8, teardown),
         cmocka_unit_test_teardown(test_bidi_removed, teardown),
