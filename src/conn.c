@@ -203,7 +203,10 @@ void nt_conn_goodbye(struct nt_conn *c, const char *goodbye, const char *reason)
         nt_msg_unref(msg);
     }
     c->fin_after_flush = true;
-    nt_timeouts_set(&c->srv->timeouts, &c->timeout, NT_TIMEOUT_LINGER);
+    /* The flush is bounded by the linger time, except at shutdown, where the server's own flush
+     * deadline (5 s) bounds every conn at once (§4.5, §4.6). */
+    if (strcmp(reason, "shutdown") != 0)
+        nt_timeouts_set(&c->srv->timeouts, &c->timeout, NT_TIMEOUT_LINGER);
     nt_server_mark_dirty(c->srv, c);
 }
 
@@ -249,6 +252,8 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 static void start_fin(struct nt_conn *c)
 {
     c->fin_after_flush = false;
+    /* Everything was written: give the peer the linger time to read it and close. */
+    nt_timeouts_set(&c->srv->timeouts, &c->timeout, NT_TIMEOUT_LINGER);
     c->sreq = nt_xmalloc(sizeof(*c->sreq));
     int rc = uv_shutdown(c->sreq, (uv_stream_t *)&c->tcp, on_shutdown);
     if (rc != 0) {

@@ -75,7 +75,7 @@ int main(int argc, char **argv)
     }
     struct nt_server *srv = nt_xcalloc(1, sizeof(*srv));
     int exit_code = 0;
-    rc = nt_server_init(srv, &loop, &cfg, max_clients);
+    rc = nt_server_init(srv, &loop, &cfg, max_clients, nofile);
     if (rc != 0) {
         NT_ERROR("cannot start: %s", uv_strerror(rc));
         exit_code = 1;

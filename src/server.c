@@ -64,6 +64,17 @@ static void on_connection(uv_stream_t *server, int status)
     struct nt_conn *c = nt_conn_accept(srv, server);
     if (c == NULL)
         return;
+    if (srv->n_conns + NT_FD_MARGIN >= srv->fd_limit) {
+        /* Past the limit libuv sheds new connections itself (its reserve-descriptor trick),
+         * usually without telling us: warn while we are close to it, at most once a second. */
+        uint64_t now = uv_now(srv->loop);
+        if (srv->last_accept_warning_ms == 0 || now - srv->last_accept_warning_ms >= 1000) {
+            srv->last_accept_warning_ms = now;
+            NT_WARN("open-file limit %llu nearly reached with %llu connections: new connections "
+                    "are shed",
+                    (unsigned long long)srv->fd_limit, (unsigned long long)srv->n_conns);
+        }
+    }
     if (srv->is_shutting_down) {
         nt_conn_close(c, "shutdown");
         return;
@@ -91,9 +102,10 @@ static void on_signal(uv_signal_t *sig, int signum)
 }
 
 int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_config *cfg,
-                   uint64_t max_clients)
+                   uint64_t max_clients, uint64_t fd_limit)
 {
     srv->loop = loop;
+    srv->fd_limit = fd_limit;
     srv->cfg = cfg;
     srv->max_clients = max_clients;
     nt_list_init(&srv->conns);

@@ -18,6 +18,8 @@
 #define NT_LINGER_MS         2000
 #define NT_SHUTDOWN_FLUSH_MS 5000
 #define NT_MAX_NAME_ATTEMPTS 5
+/* Descriptors that are not conns: stdio, listeners, the loop's epoll, signal and reserve fds. */
+#define NT_FD_MARGIN 16
 
 struct nt_conn;
 
@@ -38,6 +40,7 @@ struct nt_server {
     uint64_t n_conns;      /* open conns, refused ones included */
     uint64_t n_clients;    /* conns counted against max_clients */
     uint64_t max_clients;
+    uint64_t fd_limit; /* RLIMIT_NOFILE in force */
     uint64_t next_conn_id;
     uint64_t last_accept_warning_ms;
     bool is_shutting_down;
@@ -48,11 +51,11 @@ struct nt_server {
 };
 
 /*
- * Initialises srv on loop with cfg (borrowed; must outlive srv) and a client cap. Returns 0 or a
- * libuv error. Nothing listens yet.
+ * Initialises srv on loop with cfg (borrowed; must outlive srv), a client cap and the open-file
+ * limit in force. Returns 0 or a libuv error. Nothing listens yet.
  */
 int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_config *cfg,
-                   uint64_t max_clients);
+                   uint64_t max_clients, uint64_t fd_limit);
 
 /*
  * Binds and listens on every configured address and logs each as "listening on HOST:PORT".

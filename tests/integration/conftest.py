@@ -3,10 +3,12 @@
 Run: /usr/bin/python3 -m pytest tests/integration   (the python3 first on PATH has no pytest)
 Env: NATTER_BIN            the binary (default <repo>/build/natter)
      NATTER_TIMEOUT_SCALE  multiplies every deadline (default 3 for a sanitizer build, else 1)
+     NATTER_SANITIZED=1    says the binary is a sanitizer build (also detected from its symbols)
 
 Every wait has a deadline; nothing sleeps and hopes. The server's stderr goes to a file (a full
-pipe would block a chatty server). Teardown stops each server with SIGTERM, requires exit status 0
-(unless the test stopped it itself) and no sanitizer report in its stderr.
+pipe would block a chatty server). Teardown closes the test's clients, stops each server with
+SIGTERM, requires exit status 0 (unless the test stopped it itself) and no sanitizer report in its
+stderr.
 """
 import ctypes
 import os
@@ -15,7 +17,6 @@ import resource
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -41,6 +42,8 @@ def _detect_scale():
     env = os.environ.get("NATTER_TIMEOUT_SCALE")
     if env:
         return float(env)
+    if os.environ.get("NATTER_SANITIZED") == "1":
+        return 3.0
     try:
         with open(NATTER_BIN, "rb") as f:
             data = f.read()
@@ -116,10 +119,13 @@ class Client:
         self.buf = bytearray()
         self.eof = False
         self.reset = False
+        self._port = None
 
     @property
     def local_port(self):
-        return self.sock.getsockname()[1]
+        if self._port is None:
+            self._port = self.sock.getsockname()[1]
+        return self._port
 
     def __repr__(self):
         return f"<Client {self.label}>"
@@ -256,13 +262,15 @@ def open_client(host, port, family=socket.AF_INET, rcvbuf=None, label=None, time
     sock.connect((host, port))
     sock.settimeout(None)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return Client(sock, label or f"client:{sock.getsockname()[1]}")
+    c = Client(sock, label or f"client:{sock.getsockname()[1]}")
+    c.local_port  # remembered, so it can be named after the close
+    return c
 
 
 # --------------------------------------------------------------------------------------------
 # Server
 
-LISTEN_RE = re.compile(rb" info listening on (\[[^\]\s]+\]|[^\s:]+):(\d+)\n")
+LISTEN_RE = re.compile(rb" info listening on (\[[^\]\s]+\]|[^\s:]+):(\d+)$", re.M)
 
 
 class Server:
@@ -293,7 +301,7 @@ class Server:
         the matches."""
         if isinstance(pattern, str):
             pattern = pattern.encode("utf-8")
-        rx = re.compile(pattern, re.M)
+        rx = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, re.M)
         deadline = time.monotonic() + (WAIT if timeout is None else timeout)
         while True:
             matches = list(rx.finditer(self.log()))
@@ -381,10 +389,10 @@ class Server:
         self._close_files()
         return rc
 
-    def stop(self, sig=signal.SIGTERM, expect_rc=0, timeout=None):
+    def stop(self, sig=None, expect_rc=0, timeout=None):
         """Signals the server, waits for its exit and asserts the status and a clean stderr."""
         if self.returncode is None:
-            self.signal(sig)
+            self.signal(signal.SIGTERM if sig is None else sig)
             # Shutdown may flush for up to 5 s (PROTOCOL.md §4.5).
             self.wait_exit(scaled(10) + 5 if timeout is None else timeout)
         rc = self.returncode
@@ -434,6 +442,9 @@ def start_server(tmp_path):
     problems = []
     for s in servers:
         try:
+            # Clients first: a client left open would hold natter in its 2 s linger (§4.6).
+            # Shutdown with clients connected has tests of its own.
+            s.close_clients()
             if s.returncode is None:
                 s.signal(signal.SIGTERM)
                 try:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import HOWTO_DIR, PROMPT, WAIT, open_client, scaled
+from conftest import HOWTO_DIR, PROMPT, open_client, scaled
 
 
 def test_howto_transcript(server):  # PROTOCOL.md §2.1, §2.6, §3.1, §3.2, §4.1
