@@ -78,11 +78,30 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof(c->srv->read_buf);
 }
 
+/*
+ * The peer half-closed. Like the HOWTO's readline(), a last line without LF still counts (§5.1);
+ * then what is queued for the peer is still sent (it may be reading), and the conn closes once
+ * our FIN is out.
+ */
+static void end_of_input(struct nt_conn *c)
+{
+    const char *line;
+    size_t line_len;
+    c->got_eof = true;
+    if (nt_framer_end(&c->framer, &line, &line_len) == NT_FRAME_LINE)
+        nt_chat_line(c, line, line_len);
+    nt_conn_goodbye(c, NULL, "quit");
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct nt_conn *c = NT_CONTAINER_OF(stream, struct nt_conn, tcp);
+    if (nread == UV_EOF && c->state < NT_CONN_LINGER) {
+        end_of_input(c);
+        return;
+    }
     if (nread < 0) {
-        nt_conn_close(c, nread == UV_EOF ? "quit" : "error");
+        nt_conn_close(c, nread == UV_EOF ? c->reason : "error");
         return;
     }
     /* A lingering conn's input is read only to notice the peer's close (§4.6). */
@@ -245,7 +264,8 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     struct nt_conn *c = NT_CONTAINER_OF(req->handle, struct nt_conn, tcp);
     free(req);
     c->sreq = NULL;
-    if (status < 0 && c->state != NT_CONN_CLOSING)
+    /* Both directions are done when the peer had already half-closed. */
+    if ((status < 0 || c->got_eof) && c->state != NT_CONN_CLOSING)
         nt_conn_close(c, c->reason);
 }
 

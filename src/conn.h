@@ -50,6 +50,7 @@ struct nt_conn {
     bool fin_after_flush;      /* LINGER: half-close once the queue is empty */
     bool is_counted;           /* counts against max_clients (refused conns do not) */
     bool has_left;             /* nt_chat_leave() ran */
+    bool got_eof;              /* the peer half-closed: close once our FIN is out */
     struct nt_list dirty_link; /* in srv->dirty while it has output to flush */
     struct nt_list all_link;   /* in srv->conns */
     struct nt_list hub_link;   /* in the hub's member list while named */

@@ -175,3 +175,10 @@ enum nt_frame_result nt_framer_next(struct nt_framer *f, const char **in, size_t
     }
     return NT_FRAME_MORE;
 }
+
+enum nt_frame_result nt_framer_end(struct nt_framer *f, const char **line, size_t *line_len)
+{
+    if (f->discarding || f->len == 0)
+        return NT_FRAME_MORE;
+    return finish(f, line, line_len);
+}

@@ -42,4 +42,11 @@ void nt_framer_fini(struct nt_framer *f);
 enum nt_frame_result nt_framer_next(struct nt_framer *f, const char **in, size_t *in_len,
                                     const char **line, size_t *line_len);
 
+/*
+ * At the end of the input: returns NT_FRAME_LINE with the pending partial line (as if an LF had
+ * come; what an over-long line left is not one), or NT_FRAME_MORE when there is none. Valid
+ * until the next call on f.
+ */
+enum nt_frame_result nt_framer_end(struct nt_framer *f, const char **line, size_t *line_len);
+
 #endif

@@ -191,9 +191,21 @@ def test_telnet_negotiation_alone_reaches_nobody(server):  # PROTOCOL.md §1, §
     alice.expect_line("Tel: hello")
 
 
-def test_partial_line_discarded_on_close(pair):  # PROTOCOL.md §5.1
+def test_partial_line_at_close_is_the_last_line(pair):  # PROTOCOL.md §5.1, as the HOWTO
     alice, bob = pair
     bob.send_raw(b"no newline at the end")
+    bob.close()
+    alice.expect_line("Bob: no newline at the end")
+    alice.expect_line("*** Bob has left the chat ***")
+    alice.expect_silence(0.1)
+
+
+def test_over_long_partial_line_at_close_is_not_sent(start_server):  # PROTOCOL.md §3.4, §5.1
+    server = start_server("--max-line", "8")
+    alice, bob = server.join("Alice"), server.join("Bob")
+    alice.expect_line("*** Bob has joined the chat ***")
+    bob.send_raw(b"x" * 20)
+    bob.expect_line("Line too long (more than 8 bytes); not sent.")
     bob.close()
     alice.expect_line("*** Bob has left the chat ***")
     alice.expect_silence(0.1)

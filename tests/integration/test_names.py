@@ -35,6 +35,8 @@ def new_client(server, label="newcomer"):
     (b"x\xf4\x90\x80\x80", BAD_UTF8),          # above U+10FFFF
     (b"truncated\xe2\x82", BAD_UTF8),
     (b"Al ice", SPACES),
+    (b"Al\tice", SPACES),                      # whitespace and control: a space (§2.2)
+    ("Al\u0085ice".encode(), SPACES),
     ("Al\u00a0ice".encode(), SPACES),
     ("Al\u1680ice".encode(), SPACES),
     ("Al\u2000ice".encode(), SPACES),

@@ -779,9 +779,47 @@ static void test_random_streams_with_sb_chunking_agrees(void **state)
     }
 }
 
+/* ---- end of input (§5.1): a partial last line still counts ---- */
+
+static void end_case(const char *data, bool want_line, const char *want)
+{
+    struct nt_framer f;
+    struct evs ev = {0};
+    nt_framer_init(&f, 8, true);
+    feed(&f, data, strlen(data), &ev);
+    const char *line = NULL;
+    size_t len = 0;
+    enum nt_frame_result r = nt_framer_end(&f, &line, &len);
+    if (want_line) {
+        assert_int_equal(r, NT_FRAME_LINE);
+        assert_int_equal(len, strlen(want));
+        assert_memory_equal(line, want, len);
+    } else {
+        assert_int_equal(r, NT_FRAME_MORE);
+    }
+    /* the partial line was handed out once */
+    assert_int_equal(nt_framer_end(&f, &line, &len), NT_FRAME_MORE);
+    evs_free(&ev);
+    nt_framer_fini(&f);
+}
+
+static void test_end_returns_partial_line(void **state)
+{
+    (void)state;
+    end_case("done\npart", true, "part");
+    end_case("part\r", true, "part");
+    end_case("done\n", false, NULL);
+    end_case("", false, NULL);
+    /* what is left of an over-long line is never a line */
+    end_case("abcdefghijkl", false, NULL);
+    /* telnet bytes alone are no line */
+    end_case("\xff\xfb\x01", false, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_end_returns_partial_line, teardown),
         cmocka_unit_test_teardown(test_init_allocates_nothing, teardown),
         cmocka_unit_test_teardown(test_empty_input, teardown),
         cmocka_unit_test_teardown(test_one_line, teardown),
