@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_type { OPT_LISTEN, OPT_FLAG, OPT_SECONDS, OPT_COUNT, OPT_LOG_LEVEL };
+enum opt_type { OPT_LISTEN, OPT_FLAG, OPT_SECONDS, OPT_COUNT, OPT_LOG_LEVEL, OPT_PATH };
 
 /* One row per option: parsing, range checks, --help and the OPERATIONS.md table come from it. */
 struct opt {
@@ -46,6 +46,18 @@ static const struct opt options[] = {
      "error, warn, info or debug", false},
     {"log-messages", 0, OPT_FLAG, FIELD(log_messages), 0, 0, NULL, "off",
      "log chat text (not logged by default)", false},
+    {"history", 0, OPT_COUNT, FIELD(history), 0, 10000, "N", "0",
+     "chat lines each room keeps and replays to newcomers", false},
+    {"rate", 0, OPT_COUNT, FIELD(rate), 0, 1000000, "LINES", "10",
+     "lines per second a client may send before natter paces it; 0 = off", false},
+    {"burst", 0, OPT_COUNT, FIELD(burst), 0, 1000000, "LINES", "20",
+     "lines a client may send at once before pacing starts; 0 = off", false},
+    {"max-per-ip", 0, OPT_COUNT, FIELD(max_per_ip), 0, 10000000, "N", "16",
+     "connections from one address; 0 = no limit", false},
+    {"no-loopback-exempt", 0, OPT_FLAG, FIELD(no_loopback_exempt), 0, 0, NULL, "off",
+     "apply --max-per-ip to loopback addresses too", false},
+    {"oper-password-file", 0, OPT_PATH, FIELD(oper_password_file), 0, 0, "FILE", "none",
+     "file whose first line is the operator password (/oper)", false},
     {"version", 0, OPT_FLAG, FIELD(show_version), 0, 0, NULL, NULL, "print the version and exit",
      false},
     {"help", 'h', OPT_FLAG, FIELD(show_help), 0, 0, NULL, NULL, "print this help and exit", false},
@@ -61,6 +73,38 @@ void nt_config_defaults(struct nt_config *c)
     c->max_line = 4096;
     c->max_output = 1024 * 1024;
     c->log_level = NT_LOG_INFO;
+    c->rate = 10;
+    c->burst = 20;
+    c->max_per_ip = 16;
+}
+
+int nt_config_load(struct nt_config *c, FILE *err)
+{
+    if (c->oper_password_file == NULL)
+        return 0;
+    FILE *f = fopen(c->oper_password_file, "r");
+    if (f == NULL) {
+        fprintf(err, "natter: --oper-password-file: cannot read '%s': %s\n", c->oper_password_file,
+                strerror(errno));
+        return -1;
+    }
+    char line[sizeof(c->oper_password) + 1];
+    size_t n = 0;
+    if (fgets(line, sizeof(line), f) != NULL)
+        n = strcspn(line, "\r\n");
+    fclose(f);
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n >= sizeof(c->oper_password)) {
+        fprintf(err,
+                "natter: --oper-password-file: '%s' must start with a password of 1 to %zu "
+                "bytes\n",
+                c->oper_password_file, sizeof(c->oper_password) - 1);
+        return -1;
+    }
+    memcpy(c->oper_password, line, n);
+    c->oper_password[n] = '\0';
+    return 0;
 }
 
 int nt_config_parse_listen(const char *s, struct nt_listen_addr *out, const char **why)
@@ -207,6 +251,13 @@ static int apply(struct nt_config *c, const struct opt *o, const char *val, FILE
             return -1;
         }
         c->n_listen++;
+        return 0;
+    case OPT_PATH:
+        if (*val == '\0') {
+            fprintf(err, "natter: --%s: must not be empty\n", o->name);
+            return -1;
+        }
+        *(const char **)(void *)field = val;
         return 0;
     case OPT_LOG_LEVEL:
         if (!nt_log_level_parse(val, (enum nt_log_level *)(void *)field)) {

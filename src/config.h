@@ -32,6 +32,13 @@ struct nt_config {
     uint64_t sndbuf; /* 0 = the kernel's default */
     enum nt_log_level log_level;
     bool log_messages;
+    uint64_t history;               /* chat lines kept per room; 0 = none */
+    uint64_t rate;                  /* lines per second per client; 0 = no flood control */
+    uint64_t burst;                 /* lines a client may send at once; 0 = no flood control */
+    uint64_t max_per_ip;            /* connections per address; 0 = no limit */
+    bool no_loopback_exempt;        /* apply max_per_ip to loopback addresses too */
+    const char *oper_password_file; /* borrowed from argv; NULL = no operators */
+    char oper_password[256];        /* read by nt_config_load(); empty = no operators */
     bool show_help;
     bool show_version;
     bool show_help_markdown; /* hidden: regenerates the table in docs/OPERATIONS.md */
@@ -46,6 +53,12 @@ void nt_config_defaults(struct nt_config *c);
  * 0, or -1 when there was at least one error (c is then partly updated and must not be used).
  */
 int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err);
+
+/*
+ * Loads what the options point to (the operator password file: its first line, without trailing
+ * whitespace; it must not be empty). Reports errors on err like nt_config_parse(). Returns 0 or -1.
+ */
+int nt_config_load(struct nt_config *c, FILE *err);
 
 /* Parses "HOST:PORT" or "[HOST6]:PORT" with a numeric host into *out. Returns 0, or -1 with a
  * reason in why (a static string). */

@@ -51,14 +51,23 @@ struct nt_conn *nt_conn_accept(struct nt_server *srv, uv_stream_t *server)
     c->id = ++srv->next_conn_id;
     struct sockaddr_storage ss;
     int len = sizeof(ss);
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
         format_peer(&ss, c->peer, sizeof(c->peer));
-    else
+        if (ss.ss_family == AF_INET6)
+            uv_ip6_name((const struct sockaddr_in6 *)(const void *)&ss, c->ip, sizeof(c->ip));
+        else
+            uv_ip4_name((const struct sockaddr_in *)(const void *)&ss, c->ip, sizeof(c->ip));
+    } else {
         snprintf(c->peer, sizeof(c->peer), "?");
+        snprintf(c->ip, sizeof(c->ip), "?");
+    }
     c->state = srv->cfg->echo ? NT_CONN_ECHO : NT_CONN_NAMING;
     /* Chat mode strips telnet commands; echo mode returns the bytes untouched (§5.2). */
     nt_framer_init(&c->framer, srv->cfg->max_line, !srv->cfg->echo);
     nt_timeouts_node_init(&c->timeout);
+    nt_timeouts_node_init(&c->throttle);
+    c->tokens = srv->cfg->burst * 1000;
+    c->refilled_ms = uv_now(srv->loop);
     /* Batching comes from the per-iteration flush; Nagle would only add delay. */
     uv_tcp_nodelay(&c->tcp, 1);
     if (srv->cfg->sndbuf > 0) {
@@ -76,6 +85,68 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     buf->base = c->srv->read_buf;
     buf->len = sizeof(c->srv->read_buf);
+}
+
+static bool is_paced(const struct nt_conn *c)
+{
+    const struct nt_config *cfg = c->srv->cfg;
+    return cfg->rate > 0 && cfg->burst > 0 && c->state != NT_CONN_ECHO;
+}
+
+/* Adds the tokens earned since the last refill, up to the burst. */
+static void refill(struct nt_conn *c)
+{
+    const struct nt_config *cfg = c->srv->cfg;
+    uint64_t now = uv_now(c->srv->loop);
+    uint64_t cap = cfg->burst * 1000;
+    c->tokens += (now - c->refilled_ms) * cfg->rate; /* ms x lines/s = thousandths of a line */
+    if (c->tokens > cap)
+        c->tokens = cap;
+    c->refilled_ms = now;
+}
+
+/*
+ * Frames and handles in[0..in_len). With flood control, a line costs one token; when the bucket is
+ * empty, the rest of the input is kept in the backlog and reading stops until a token is due
+ * (§7.9): the peer is paced by TCP back-pressure and loses nothing.
+ */
+static void process_input(struct nt_conn *c, const char *in, size_t in_len)
+{
+    bool paced = is_paced(c);
+    while (in_len > 0 && c->state < NT_CONN_LINGER) {
+        if (paced && c->tokens < 1000) {
+            refill(c);
+            if (c->tokens < 1000) {
+                if (c->backlog == NULL) {
+                    c->backlog = nt_xmalloc(in_len);
+                    memcpy(c->backlog, in, in_len);
+                    c->backlog_len = in_len;
+                    c->backlog_off = 0;
+                } else {
+                    c->backlog_off = c->backlog_len - in_len;
+                }
+                uv_read_stop((uv_stream_t *)&c->tcp);
+                nt_timeouts_set(&c->srv->timeouts, &c->throttle, NT_TIMEOUT_THROTTLE);
+                return;
+            }
+        }
+        const char *line;
+        size_t line_len;
+        enum nt_frame_result res = nt_framer_next(&c->framer, &in, &in_len, &line, &line_len);
+        if (res == NT_FRAME_MORE)
+            break;
+        if (paced)
+            c->tokens -= 1000;
+        if (res == NT_FRAME_LINE)
+            nt_chat_line(c, line, line_len);
+        else
+            nt_chat_line_too_long(c);
+    }
+    if (c->backlog != NULL) {
+        free(c->backlog);
+        c->backlog = NULL;
+        c->backlog_len = c->backlog_off = 0;
+    }
 }
 
 /*
@@ -107,21 +178,17 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     /* A lingering conn's input is read only to notice the peer's close (§4.6). */
     if (c->state >= NT_CONN_LINGER)
         return;
-    const char *in = buf->base;
-    size_t in_len = (size_t)nread;
-    for (;;) {
-        const char *line;
-        size_t line_len;
-        enum nt_frame_result res = nt_framer_next(&c->framer, &in, &in_len, &line, &line_len);
-        if (res == NT_FRAME_MORE)
-            break;
-        if (res == NT_FRAME_LINE)
-            nt_chat_line(c, line, line_len);
-        else
-            nt_chat_line_too_long(c);
-        if (c->state >= NT_CONN_LINGER)
-            break;
-    }
+    process_input(c, buf->base, (size_t)nread);
+}
+
+void nt_conn_unthrottle(struct nt_conn *c)
+{
+    if (c->state >= NT_CONN_LINGER || c->backlog == NULL)
+        return;
+    /* process_input() keeps the backlog while it runs dry again, or frees it when done. */
+    process_input(c, c->backlog + c->backlog_off, c->backlog_len - c->backlog_off);
+    if (c->backlog == NULL && c->state < NT_CONN_LINGER)
+        nt_conn_start(c);
 }
 
 void nt_conn_start(struct nt_conn *c)
@@ -213,6 +280,14 @@ void nt_conn_goodbye(struct nt_conn *c, const char *goodbye, const char *reason)
         return;
     leave(c, reason);
     c->state = NT_CONN_LINGER;
+    if (c->backlog != NULL) {
+        /* Paced input is dropped; read again to notice the peer's close (§4.6). */
+        nt_timeouts_clear(&c->throttle);
+        free(c->backlog);
+        c->backlog = NULL;
+        if (!c->got_eof)
+            uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    }
     if (goodbye != NULL) {
         size_t len = strlen(goodbye);
         const char *parts[] = {goodbye, "\n"};
@@ -237,11 +312,15 @@ static void on_close(uv_handle_t *handle)
     NT_ASSERT(c->wreq == NULL && c->sreq == NULL);
     nt_framer_fini(&c->framer);
     free(c->name);
+    free(c->leave_notice);
+    free(c->backlog);
     free(c->q);
     nt_list_remove(&c->all_link);
     srv->n_conns--;
     if (c->is_counted)
         srv->n_clients--;
+    if (c->is_ip_counted)
+        nt_server_ip_release(srv, c->ip);
     free(c);
     nt_server_conn_closed(srv);
 }
@@ -254,6 +333,7 @@ void nt_conn_close(struct nt_conn *c, const char *reason)
     c->state = NT_CONN_CLOSING;
     drop_queue(c);
     nt_timeouts_clear(&c->timeout);
+    nt_timeouts_clear(&c->throttle);
     nt_list_remove(&c->dirty_link);
     if (!uv_is_closing((uv_handle_t *)&c->tcp))
         uv_close((uv_handle_t *)&c->tcp, on_close);

@@ -14,6 +14,7 @@
 #include "util.h"
 
 struct nt_server;
+struct nt_room;
 
 enum nt_conn_state {
     NT_CONN_NAMING, /* prompted, no valid name yet */
@@ -28,12 +29,25 @@ struct nt_conn {
     struct nt_server *srv; /* borrowed */
     uint64_t id;           /* for logs */
     char peer[64];         /* "127.0.0.1:50514" or "[::1]:50514" */
+    char ip[48];           /* the address alone: "127.0.0.1", "::1" */
     enum nt_conn_state state;
     struct nt_framer framer; /* owned buffer */
     char *name;              /* owned, NUL-terminated; NULL until named */
     size_t name_len;
     unsigned name_attempts; /* refused names so far */
     const char *reason;     /* static; why it is leaving, once decided */
+    char *leave_notice;     /* owned; replaces "has left the chat" (kick, /quit REASON) */
+    struct nt_room *room;   /* borrowed; the room while named */
+    bool is_oper;           /* /oper succeeded */
+    bool is_ip_counted;     /* counted in the server's per-address table */
+
+    /* Flood control (PROTOCOL.md §7.9): a token bucket in thousandths of a line. While it is
+     * empty, reading stops and the unread part of the last read waits in backlog. */
+    uint64_t tokens;
+    uint64_t refilled_ms; /* uv_now() of the last refill */
+    char *backlog;        /* owned; at most one read's worth */
+    size_t backlog_len, backlog_off;
+    struct nt_timeout_node throttle;
 
     /* Send queue: a ring of refs not yet handed to libuv (STYLE.md, ownership rule 4). */
     struct nt_msg **q; /* owned array of refs */
@@ -94,6 +108,10 @@ void nt_conn_close(struct nt_conn *c, const char *reason);
 
 /* Writes out c's queued output (called by the server's flush, once per loop iteration). */
 void nt_conn_flush(struct nt_conn *c);
+
+/* Resumes a conn paced by flood control: refills its bucket, handles its backlog, and reads
+ * again once the backlog is gone (or waits for the next token). */
+void nt_conn_unthrottle(struct nt_conn *c);
 
 /* Pending output: bytes queued by natter plus bytes libuv holds unwritten. */
 size_t nt_conn_pending(const struct nt_conn *c);

@@ -54,6 +54,8 @@ int main(int argc, char **argv)
         printf("natter %s (libuv %s)\n", NT_VERSION, uv_version_string());
         return 0;
     }
+    if (nt_config_load(&cfg, stderr) != 0)
+        return 2;
     nt_log_threshold = cfg.log_level;
     /* libuv writes with plain write(): a peer's reset must be an error, not a signal. */
     signal(SIGPIPE, SIG_IGN);

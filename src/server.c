@@ -14,6 +14,10 @@
 static void on_expire(struct nt_timeouts *t, struct nt_timeout_node *node)
 {
     (void)t;
+    if (node->kind == NT_TIMEOUT_THROTTLE) {
+        nt_conn_unthrottle(NT_CONTAINER_OF(node, struct nt_conn, throttle));
+        return;
+    }
     struct nt_conn *c = NT_CONTAINER_OF(node, struct nt_conn, timeout);
     if (node->kind == NT_TIMEOUT_LINGER)
         nt_conn_close(c, c->reason);
@@ -48,6 +52,78 @@ void nt_server_mark_dirty(struct nt_server *srv, struct nt_conn *c)
     nt_list_append(&srv->dirty, &c->dirty_link);
 }
 
+/* Loopback peers are exempt from --max-per-ip unless --no-loopback-exempt. */
+static bool is_exempt(const struct nt_server *srv, const char *ip)
+{
+    if (srv->cfg->no_loopback_exempt)
+        return false;
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+           strncmp(ip, "::ffff:127.", 11) == 0;
+}
+
+/* Per-address counts live in a string-keyed registry (the one names use), each owning a
+ * heap counter. */
+struct ip_count {
+    uint64_t n;
+};
+
+uint64_t nt_server_ip_count(const struct nt_server *srv, const char *ip)
+{
+    const struct ip_count *ic = nt_names_find(&srv->ip_counts, ip, strlen(ip));
+    return ic ? ic->n : 0;
+}
+
+static void ip_count_add(struct nt_server *srv, const char *ip, int delta)
+{
+    size_t len = strlen(ip);
+    struct ip_count *ic = nt_names_find(&srv->ip_counts, ip, len);
+    if (ic == NULL) {
+        NT_ASSERT(delta > 0);
+        ic = nt_xcalloc(1, sizeof(*ic));
+        nt_names_add(&srv->ip_counts, ip, len, ic);
+    }
+    ic->n = delta > 0 ? ic->n + (uint64_t)delta : ic->n - (uint64_t)-delta;
+    if (ic->n == 0) {
+        nt_names_remove(&srv->ip_counts, ip, len);
+        free(ic);
+    }
+}
+
+void nt_server_ip_release(struct nt_server *srv, const char *ip)
+{
+    ip_count_add(srv, ip, -1);
+}
+
+bool nt_server_is_banned(const struct nt_server *srv, const char *ip)
+{
+    for (size_t i = 0; i < srv->n_bans; i++) {
+        if (strcmp(srv->bans[i], ip) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool nt_server_ban(struct nt_server *srv, const char *ip)
+{
+    if (nt_server_is_banned(srv, ip))
+        return false;
+    srv->bans = nt_xrealloc(srv->bans, (srv->n_bans + 1) * sizeof(*srv->bans));
+    srv->bans[srv->n_bans++] = nt_xstrndup(ip, strlen(ip));
+    return true;
+}
+
+bool nt_server_unban(struct nt_server *srv, const char *ip)
+{
+    for (size_t i = 0; i < srv->n_bans; i++) {
+        if (strcmp(srv->bans[i], ip) == 0) {
+            free(srv->bans[i]);
+            srv->bans[i] = srv->bans[--srv->n_bans];
+            return true;
+        }
+    }
+    return false;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct nt_server *srv = server->data;
@@ -80,13 +156,29 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     nt_conn_start(c);
-    if (srv->n_clients >= srv->max_clients) {
-        NT_WARN("conn=%llu peer=%s refused: server full", (unsigned long long)c->id, c->peer);
-        nt_conn_goodbye(c, "Server is full, try again later.", "full"); /* §4.4 */
+    const char *refusal = NULL, *why = NULL;
+    if (nt_server_is_banned(srv, c->ip)) {
+        refusal = "You are banned from this server.";
+        why = "banned";
+    } else if (srv->cfg->max_per_ip > 0 && !is_exempt(srv, c->ip) &&
+               nt_server_ip_count(srv, c->ip) >= srv->cfg->max_per_ip) {
+        refusal = "Too many connections from your address.";
+        why = "too many connections from the address";
+    } else if (srv->n_clients >= srv->max_clients) {
+        refusal = "Server is full, try again later.";
+        why = "server full";
+    }
+    if (refusal != NULL) {
+        NT_WARN("conn=%llu peer=%s refused: %s", (unsigned long long)c->id, c->peer, why);
+        nt_conn_goodbye(c, refusal, "refused"); /* §4.4, §7.10 */
         return;
     }
     c->is_counted = true;
     srv->n_clients++;
+    if (!srv->cfg->echo && srv->cfg->max_per_ip > 0 && !is_exempt(srv, c->ip)) {
+        ip_count_add(srv, c->ip, 1);
+        c->is_ip_counted = true;
+    }
     nt_chat_start(c);
 }
 
@@ -110,14 +202,17 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_confi
     srv->max_clients = max_clients;
     nt_list_init(&srv->conns);
     nt_list_init(&srv->dirty);
-    nt_hub_init(&srv->hub);
+    nt_hub_init(&srv->hub, cfg->history);
     nt_names_init(&srv->names);
+    nt_names_init(&srv->ip_counts);
     srv->prompt = nt_msg_from_str("Enter your name: ");
     srv->scratch = nt_xmalloc(NT_TEXT_SANITIZED_MAX(cfg->max_line));
     const uint64_t durations[NT_TIMEOUT_KINDS] = {
         [NT_TIMEOUT_NAME] = cfg->name_timeout_ms,
         [NT_TIMEOUT_IDLE] = cfg->idle_timeout_ms,
         [NT_TIMEOUT_LINGER] = NT_LINGER_MS,
+        /* The time one token takes, rounded up: waking sooner would find none. */
+        [NT_TIMEOUT_THROTTLE] = cfg->rate ? (1000 + cfg->rate - 1) / cfg->rate : 0,
     };
     int rc = nt_timeouts_init(&srv->timeouts, loop, durations, on_expire);
     if (rc == 0)
@@ -265,6 +360,10 @@ void nt_server_fini(struct nt_server *srv)
 {
     nt_hub_fini(&srv->hub);
     nt_names_fini(&srv->names);
+    nt_names_fini(&srv->ip_counts); /* empty: every conn released its address */
+    for (size_t i = 0; i < srv->n_bans; i++)
+        free(srv->bans[i]);
+    free(srv->bans);
     nt_msg_unref(srv->prompt);
     free(srv->scratch);
 }

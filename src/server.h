@@ -34,11 +34,14 @@ struct nt_server {
     uv_timer_t shutdown_timer;
     struct nt_timeouts timeouts;
     struct nt_hub hub;
-    struct nt_names names; /* name -> struct nt_conn (borrowed) */
-    struct nt_list conns;  /* every open conn, by all_link */
-    struct nt_list dirty;  /* conns with output to flush, by dirty_link */
-    uint64_t n_conns;      /* open conns, refused ones included */
-    uint64_t n_clients;    /* conns counted against max_clients */
+    struct nt_names names;     /* name -> struct nt_conn (borrowed) */
+    struct nt_names ip_counts; /* address -> owned counter, for --max-per-ip */
+    char **bans;               /* owned addresses refused until restart (/ban) */
+    size_t n_bans;
+    struct nt_list conns; /* every open conn, by all_link */
+    struct nt_list dirty; /* conns with output to flush, by dirty_link */
+    uint64_t n_conns;     /* open conns, refused ones included */
+    uint64_t n_clients;   /* conns counted against max_clients */
     uint64_t max_clients;
     uint64_t fd_limit; /* RLIMIT_NOFILE in force */
     uint64_t next_conn_id;
@@ -78,5 +81,20 @@ void nt_server_mark_dirty(struct nt_server *srv, struct nt_conn *c);
 
 /* Called by a conn's close callback, after it left every list. */
 void nt_server_conn_closed(struct nt_server *srv);
+
+/* Connections counted from ip against --max-per-ip. */
+uint64_t nt_server_ip_count(const struct nt_server *srv, const char *ip);
+
+/* Gives back one connection counted from ip (a conn with is_ip_counted, when it closes). */
+void nt_server_ip_release(struct nt_server *srv, const char *ip);
+
+/* Whether ip is refused (/ban). */
+bool nt_server_is_banned(const struct nt_server *srv, const char *ip);
+
+/* Refuses ip from now on; returns false if it already was. */
+bool nt_server_ban(struct nt_server *srv, const char *ip);
+
+/* Lifts the ban of ip; returns false if there was none. */
+bool nt_server_unban(struct nt_server *srv, const char *ip);
 
 #endif

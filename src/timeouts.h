@@ -8,7 +8,13 @@
 
 #include "util.h"
 
-enum nt_timeout_kind { NT_TIMEOUT_NAME, NT_TIMEOUT_IDLE, NT_TIMEOUT_LINGER, NT_TIMEOUT_KINDS };
+enum nt_timeout_kind {
+    NT_TIMEOUT_NAME,
+    NT_TIMEOUT_IDLE,
+    NT_TIMEOUT_LINGER,
+    NT_TIMEOUT_THROTTLE, /* flood control: the time one token takes */
+    NT_TIMEOUT_KINDS
+};
 
 /* Embedded in its owner (a conn). Not in any list after nt_timeouts_clear(). */
 struct nt_timeout_node {

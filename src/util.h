@@ -8,6 +8,10 @@
 /* Container of a member: the struct of type `type` whose field `member` is at `ptr`. */
 #define NT_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
+/* The same for a pointer to const. */
+#define NT_CONTAINER_OF_CONST(ptr, type, member)                                                   \
+    ((const type *)(const void *)((const char *)(ptr)-offsetof(type, member)))
+
 #define NT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Program-bug check, on in release builds: prints file:line and the condition, then aborts. */

@@ -4,6 +4,9 @@ Run: /usr/bin/python3 -m pytest tests/integration   (the python3 first on PATH h
 Env: NATTER_BIN            the binary (default <repo>/build/natter)
      NATTER_TIMEOUT_SCALE  multiplies every deadline (default 3 for a sanitizer build, else 1)
      NATTER_SANITIZED=1    says the binary is a sanitizer build (also detected from its symbols)
+     NATTER_WRAPPER        a command line to run the binary under, e.g. "valgrind
+                           --error-exitcode=99 --leak-check=full" (make test-valgrind)
+     NATTER_LONG=1         hostile-client and resource tests run their long versions
 
 Every wait has a deadline; nothing sleeps and hopes. The server's stderr goes to a file (a full
 pipe would block a chatty server). Teardown closes the test's clients, stops each server with
@@ -14,6 +17,7 @@ import ctypes
 import os
 import re
 import resource
+import shlex
 import signal
 import socket
 import subprocess
@@ -26,8 +30,15 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 NATTER_BIN = os.environ.get("NATTER_BIN", str(REPO / "build" / "natter"))
 HOWTO_DIR = Path(os.environ.get("NATTER_HOWTO_DIR", str(REPO.parent / "shared" / "howto")))
+# Prefix for every natter command line (valgrind, strace...); empty = run the binary itself.
+WRAPPER = shlex.split(os.environ.get("NATTER_WRAPPER", ""))
+UNDER_VALGRIND = any("valgrind" in os.path.basename(w) for w in WRAPPER[:1])
+LONG = os.environ.get("NATTER_LONG") == "1"
 
 PROMPT = b"Enter your name: "
+# PROTOCOL.md §2.6: the newcomer's one welcome line.
+WELCOME = re.compile(rb"\*\*\* Welcome to lobby, (.+): (?:nobody else is here|1 other person is here"
+                     rb"|\d+ other people are here)\. Type /help for the commands\. \*\*\*\n")
 SANITIZER_MARKERS = (
     b"AddressSanitizer",
     b"LeakSanitizer",
@@ -35,6 +46,14 @@ SANITIZER_MARKERS = (
     b"ThreadSanitizer",
     b"MemorySanitizer",
     b"runtime error:",
+    # valgrind memcheck (NATTER_WRAPPER): errors, and leaks with --leak-check=full
+    b"Invalid read of size",
+    b"Invalid write of size",
+    b"Invalid free()",
+    b"Mismatched free()",
+    b"depends on uninitialised value",
+    b"contains uninitialised byte",
+    b"are definitely lost in loss record",
 )
 
 
@@ -185,6 +204,14 @@ class Client:
                 pytest.fail(f"{self.label}: no complete line within {limit:.1f}s; "
                             f"pending bytes {bytes(self.buf)!r}", pytrace=False)
 
+    def expect_welcome(self, name, timeout=None):
+        """Reads the one welcome line a newcomer gets after its name (PROTOCOL.md §2.6)."""
+        if isinstance(name, str):
+            name = name.encode("utf-8")
+        line = self.read_line(timeout)
+        m = WELCOME.fullmatch(line)
+        assert m and m.group(1) == name, f"{self.label}: expected the welcome line, got {line!r}"
+
     def expect_line(self, expected, timeout=None):
         """Reads exactly one line and asserts it equals expected (str or bytes, without LF)."""
         if isinstance(expected, str):
@@ -276,7 +303,7 @@ LISTEN_RE = re.compile(rb" info listening on (\[[^\]\s]+\]|[^\s:]+):(\d+)$", re.
 class Server:
     """A running natter process with its stderr in a file."""
 
-    def __init__(self, argv, log_path, rlimit_nofile=None):
+    def __init__(self, argv, log_path, rlimit_nofile=None, env=None):
         self.argv = argv
         self.log_path = log_path
         self.stdout_path = Path(str(log_path) + ".stdout")
@@ -287,7 +314,8 @@ class Server:
         self._out_file = open(self.stdout_path, "wb")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._out_file,
                                      stderr=self._log_file, close_fds=True,
-                                     preexec_fn=_preexec(rlimit_nofile))
+                                     preexec_fn=_preexec(rlimit_nofile),
+                                     env=None if env is None else {**os.environ, **env})
 
     # -- the log
 
@@ -358,13 +386,39 @@ class Server:
         return c
 
     def wait_joined(self, name, client):
+        """Waits for natter's "joined as" log line, then reads the welcome line that is the
+        newcomer's first line (PROTOCOL.md §2.6)."""
         if isinstance(name, str):
             name = name.encode("utf-8")
         self.wait_log(rb"peer=\S*:%d joined as %s$" % (client.local_port, re.escape(name)))
+        client.expect_welcome(name)
 
     def close_clients(self):
         for c in self.clients:
             c.close()
+
+    # -- the process, seen from /proc (tests/integration/test_hostile.py, test_resources.py)
+
+    def proc_status(self):
+        """/proc/PID/status as a dict of its fields (values as strings)."""
+        fields = {}
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        return fields
+
+    def rss_kb(self):
+        """Resident set size now (VmRSS), in KiB."""
+        return int(self.proc_status()["VmRSS"].split()[0])
+
+    def peak_rss_kb(self):
+        """Highest resident set size since the start (VmHWM), in KiB."""
+        return int(self.proc_status()["VmHWM"].split()[0])
+
+    def fd_count(self):
+        """Open file descriptors now: the entries of /proc/PID/fd."""
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
     # -- stopping
 
@@ -421,18 +475,25 @@ class Server:
 
 @pytest.fixture
 def start_server(tmp_path):
-    """Factory: start_server(*args, listen=("127.0.0.1:0",), rlimit_nofile=None) starts natter
-    with --listen for each address plus args and waits for every `listening on` line. Teardown
+    """Factory: start_server(*args, listen=("127.0.0.1:0",), rlimit_nofile=None, env=None)
+    (env: variables added to natter's environment) starts natter
+    with --listen for each address plus args (and --rate 0 unless args set --rate) and waits for
+    every `listening on` line. Teardown
     sends SIGTERM to each server still running, requires exit 0 and no sanitizer report."""
     _check_binary()
     servers = []
 
-    def start(*args, listen=("127.0.0.1:0",), rlimit_nofile=None):
-        argv = [NATTER_BIN]
+    def start(*args, listen=("127.0.0.1:0",), rlimit_nofile=None, env=None):
+        argv = [*WRAPPER, NATTER_BIN]
         for addr in listen:
             argv += ["--listen", addr]
         argv += [str(a) for a in args]
-        s = Server(argv, tmp_path / f"natter-{len(servers)}.log", rlimit_nofile=rlimit_nofile)
+        # Flood control (PROTOCOL.md §7.9) paces a client to 10 lines a second by default; tests
+        # of anything else send faster than that, so they turn it off unless they set --rate.
+        if "--rate" not in argv:
+            argv += ["--rate", "0"]
+        s = Server(argv, tmp_path / f"natter-{len(servers)}.log", rlimit_nofile=rlimit_nofile,
+                   env=env)
         servers.append(s)
         s.wait_listening(len(listen))
         return s
@@ -495,7 +556,7 @@ def run_natter(tmp_path):
         out_path = tmp_path / f"run-{count[0]}.stdout"
         err_path = tmp_path / f"run-{count[0]}.stderr"
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = subprocess.Popen([NATTER_BIN, *[str(a) for a in argv]],
+            proc = subprocess.Popen([*WRAPPER, NATTER_BIN, *[str(a) for a in argv]],
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                     close_fds=True, preexec_fn=_preexec(None))
             try:

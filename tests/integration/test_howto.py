@@ -20,6 +20,7 @@ def test_howto_transcript(server):  # PROTOCOL.md §2.1, §2.6, §3.1, §3.2, §
     bob = server.connect(label="Bob")
     bob.expect_bytes(b"Enter your name: ")
     bob.send("Bob")
+    server.wait_joined("Bob", bob)  # §2.6: Bob's first line is his welcome
     alice.expect_line(b"*** Bob has joined the chat ***")
 
     bob.send("Hi Alice!")

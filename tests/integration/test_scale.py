@@ -84,7 +84,12 @@ def test_2000_clients_all_receive_a_broadcast(start_server):
         position = {name: i for i, name in enumerate(order)}
         for p in peers:
             rest = b"".join(notices[position[p.name] + 1:])
-            want = PROMPT + rest + tail
+            # §2.6: the welcome counts the Watcher and everyone who joined before p.
+            others = 1 + position[p.name]
+            who = b"1 other person is here" if others == 1 else b"%d other people are here" % others
+            welcome = b"*** Welcome to lobby, %s: %s. Type /help for the commands. ***\n" % (
+                p.name, who)
+            want = PROMPT + welcome + rest + tail
             assert bytes(p.buf) == want, \
                 f"{p.name.decode()}: {len(p.buf)} bytes, expected {len(want)}; " \
                 f"last {bytes(p.buf[-120:])!r}"
@@ -197,6 +202,7 @@ def test_out_of_file_descriptors(start_server):
     a.send("Ann")
     server.wait_joined("Ann", a)
     b.send("Ben")
+    server.wait_joined("Ben", b)
     a.expect_line("*** Ben has joined the chat ***")
     b.send("still alive")
     a.expect_line("Ben: still alive")
