@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* options.h - natter-bench's command line: one option table drives parsing, checks and --help. */
+#ifndef NT_BENCH_OPTIONS_H
+#define NT_BENCH_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum nt_proto { NT_PROTO_NATTER, NT_PROTO_REDIS, NT_PROTO_NATS };
+enum nt_mode { NT_MODE_THROUGHPUT, NT_MODE_LATENCY, NT_MODE_CONNECTIONS, NT_MODE_STALLED };
+
+struct nt_options {
+    enum nt_proto proto;
+    enum nt_mode mode;
+    char host[64];
+    uint64_t port; /* 0 = the protocol's usual port */
+    uint64_t receivers;
+    uint64_t senders;
+    uint64_t window;
+    uint64_t size;
+    double duration;
+    double warmup;
+    double rate;
+    uint64_t stalled;
+    uint64_t stalled_rcvbuf;
+    uint64_t server_pid; /* 0 = no server sampling */
+    uint64_t workers;
+    uint64_t sources;     /* 0 = automatic */
+    double setup_timeout; /* 0 = automatic */
+    char channel[64];
+    bool json;
+    bool quiet;
+};
+
+/* Names for output: "natter", "throughput", ... */
+const char *nt_proto_name(enum nt_proto p);
+const char *nt_mode_name(enum nt_mode m);
+
+/*
+ * Parses argv into opts (defaults first). Returns 0 to run; 1 when --help was printed to out
+ * (exit 0); -1 on a usage error, every problem reported on err (exit 2).
+ */
+int nt_options_parse(struct nt_options *opts, int argc, char **argv, FILE *out, FILE *err);
+
+#endif

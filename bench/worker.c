@@ -1,0 +1,1267 @@
+/* SPDX-License-Identifier: MIT */
+/* worker.c - one I/O thread: its connections, an epoll loop, the senders and the receive path. */
+
+/* Linux only: epoll, eventfd, IP_BIND_ADDRESS_NO_PORT, prctl. */
+#define _GNU_SOURCE
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+/* One read takes up to this much; a loop iteration serves up to MAX_EVENTS connections. Big
+ * reads are what keeps the receive path at one system call per many lines. */
+#define READ_SIZE  (256 * 1024)
+#define CARRY_MAX  (16 * 1024) /* the longest incomplete frame kept between reads */
+#define MAX_EVENTS 1024
+/* The longest a worker sleeps without looking at the phase, in case a wake-up is missed. */
+#define MAX_SLEEP_NS (50 * 1000 * 1000)
+
+static const char NATTER_PROMPT[] = "Enter your name: ";
+static const char JOINED[] = " has joined the chat ***";
+static const char LEFT[] = " has left the chat ***";
+
+uint64_t nt_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void nt_bench_fail(struct nt_bench *b, const char *fmt, ...)
+{
+    pthread_mutex_lock(&b->lock);
+    if (!atomic_load(&b->failed)) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(b->error, sizeof(b->error), fmt, ap);
+        va_end(ap);
+        atomic_store(&b->failed, 1);
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
+void nt_worker_wake(struct nt_worker *w)
+{
+    uint64_t one = 1;
+    ssize_t n = write(w->efd, &one, sizeof(one));
+    (void)n; /* EAGAIN: the counter is already non-zero, so the worker wakes anyway */
+}
+
+/* A printable excerpt of peer bytes for an error message. */
+static void excerpt(char *out, size_t size, const char *p, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 5 < size; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+            out[o++] = (char)ch;
+        } else {
+            o += (size_t)snprintf(out + o, size - o, "\\x%02x", ch);
+        }
+    }
+    out[o < size ? o : size - 1] = '\0';
+}
+
+static void conn_label(const struct nt_bench *b, const struct nt_conn *c, char *out, size_t size)
+{
+    snprintf(out, size, "%s%u", c->role == NT_ROLE_RECV ? "receiver " : "sender ", c->idx);
+    (void)b;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Connection plumbing */
+
+static void set_events(struct nt_worker *w, struct nt_conn *c)
+{
+    struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = c};
+    if (!c->is_paused)
+        ev.events |= EPOLLIN;
+    if (c->want_out)
+        ev.events |= EPOLLOUT;
+    epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static bool is_setup(const struct nt_conn *c)
+{
+    return c->state < NT_ST_READY;
+}
+
+/* Closes c's socket; a connection still in its handshake frees its slot in the connect burst. */
+static void drop(struct nt_worker *w, struct nt_conn *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd); /* also leaves the epoll set */
+        c->fd = -1;
+    }
+    if ((c->state == NT_ST_CONNECTING || c->state == NT_ST_HELLO) && w->connecting > 0)
+        w->connecting--;
+    c->state = NT_ST_DEAD;
+    if (!c->is_cut) {
+        c->is_cut = true;
+        c->cut_ns = nt_now_ns();
+    }
+}
+
+/* The server closed c, or it failed. During setup that ends the run; afterwards it is counted
+ * (a stalled receiver being cut off is what stalled mode looks for). */
+static void conn_lost(struct nt_worker *w, struct nt_conn *c, int err)
+{
+    struct nt_bench *b = w->b;
+    bool setup = is_setup(c);
+    drop(w, c);
+    if (setup) {
+        char label[32];
+        conn_label(b, c, label, sizeof(label));
+        nt_bench_fail(b, "%s: connection %s during setup%s%s", label,
+                      err ? "failed" : "closed by the server", err ? ": " : "",
+                      err ? strerror(err) : "");
+        return;
+    }
+    w->k[c->role == NT_ROLE_RECV && c->is_stalled].closed++;
+}
+
+static void setup_error(struct nt_worker *w, struct nt_conn *c, const char *what, const char *p,
+                        size_t len)
+{
+    char label[32], text[200];
+    conn_label(w->b, c, label, sizeof(label));
+    excerpt(text, sizeof(text), p, len < 120 ? len : 120);
+    nt_bench_fail(w->b, "%s: %s: \"%s\"", label, what, text);
+    drop(w, c);
+}
+
+/* Writes what c->out holds. Returns 0, or -1 when c was lost. */
+static int flush_out(struct nt_worker *w, struct nt_conn *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            if (!c->want_out) {
+                c->want_out = true;
+                set_events(w, c);
+            }
+            return 0;
+        }
+        conn_lost(w, c, n < 0 ? errno : 0);
+        return -1;
+    }
+    c->out_off = c->out_len = 0;
+    if (c->want_out) {
+        c->want_out = false;
+        set_events(w, c);
+    }
+    return 0;
+}
+
+/* Makes room for n more bytes in c->out. False when that would pass the hard cap. */
+static bool out_reserve(struct nt_conn *c, size_t n)
+{
+    if (c->out_off > 0 && c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    if (c->out_len + n <= c->out_cap)
+        return true;
+    if (c->out_off > 0) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+        if (c->out_len + n <= c->out_cap)
+            return true;
+    }
+    size_t cap = c->out_cap ? c->out_cap : 256;
+    while (cap < c->out_len + n)
+        cap *= 2;
+    if (cap > (64u << 20))
+        return false;
+    char *p = realloc(c->out, cap);
+    if (p == NULL)
+        return false;
+    c->out = p;
+    c->out_cap = cap;
+    return true;
+}
+
+/* Queues a small control write (name, SUBSCRIBE, PONG) and tries to send it. */
+static int send_small(struct nt_worker *w, struct nt_conn *c, const char *p, size_t len)
+{
+    if (!out_reserve(c, len)) {
+        nt_bench_fail(w->b, "out of memory for a control write");
+        return -1;
+    }
+    memcpy(c->out + c->out_len, p, len);
+    c->out_len += len;
+    return flush_out(w, c);
+}
+
+/* The connection finished its part of the handshake (sent its name or subscription). */
+static void mark_named(struct nt_worker *w, struct nt_conn *c)
+{
+    if (w->connecting > 0)
+        w->connecting--;
+    atomic_store_explicit(&w->p_named, atomic_load_explicit(&w->p_named, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    (void)c;
+}
+
+static void mark_ready(struct nt_worker *w, struct nt_conn *c)
+{
+    c->state = NT_ST_READY;
+    atomic_store_explicit(&w->p_ready, atomic_load_explicit(&w->p_ready, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+static void natter_name(const struct nt_bench *b, const struct nt_conn *c, char *out, size_t size)
+{
+    snprintf(out, size, "%c%u.%s", c->role == NT_ROLE_RECV ? 'r' : 's', c->idx, b->tag);
+}
+
+static int open_conn(struct nt_worker *w, struct nt_conn *c)
+{
+    struct nt_bench *b = w->b;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        nt_bench_fail(b, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (c->is_stalled) {
+        /* Before connect, so the window the server sees is small from the start. */
+        int size = (int)b->opt->stalled_rcvbuf;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
+    if (b->n_sources > 1) {
+        /* One source address gives ~28k ports towards one server port; spread the
+         * connections over 127.0.0.2... Without a port, bind leaves the choice to connect. */
+        uint32_t n = c->role == NT_ROLE_RECV ? c->idx : b->n_recv + c->idx;
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        src.sin_addr.s_addr = htonl(0x7f000002u + n % b->n_sources);
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+        if (bind(fd, (const struct sockaddr *)&src, sizeof(src)) != 0) {
+            nt_bench_fail(b, "bind to 127.0.0.%u: %s", 2 + n % b->n_sources, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
+    if (connect(fd, (const struct sockaddr *)&b->dst, sizeof(b->dst)) != 0 &&
+        errno != EINPROGRESS) {
+        nt_bench_fail(b, "connect to %s:%u: %s", b->opt->host, (unsigned)b->opt->port,
+                      strerror(errno));
+        close(fd);
+        return -1;
+    }
+    c->fd = fd;
+    c->state = NT_ST_CONNECTING;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.ptr = c};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        nt_bench_fail(b, "epoll_ctl: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void start_connects(struct nt_worker *w)
+{
+    while (w->next_connect < w->n_conns && w->connecting < w->max_connecting &&
+           !atomic_load_explicit(&w->b->failed, memory_order_relaxed)) {
+        struct nt_conn *c = &w->conns[w->next_connect++];
+        if (open_conn(w, c) != 0)
+            return;
+        w->connecting++;
+    }
+}
+
+static void on_connected(struct nt_worker *w, struct nt_conn *c)
+{
+    struct nt_bench *b = w->b;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err != 0) {
+        conn_lost(w, c, err);
+        return;
+    }
+    c->want_out = false;
+    set_events(w, c);
+    switch (b->opt->proto) {
+    case NT_PROTO_NATTER:
+    case NT_PROTO_NATS:
+        c->state = NT_ST_HELLO; /* the prompt, or INFO */
+        break;
+    case NT_PROTO_REDIS:
+        if (c->role == NT_ROLE_RECV) {
+            c->state = NT_ST_JOINING;
+            mark_named(w, c);
+            send_small(w, c, b->recv_hello, b->recv_hello_len);
+        } else {
+            mark_named(w, c);
+            mark_ready(w, c);
+        }
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Counting deliveries */
+
+/* A receipt of (sid, seq) by an active receiver of this worker; completes the message for the
+ * sender's window when it was the last receiver of the last worker. */
+static void ack(struct nt_worker *w, uint32_t sid, uint64_t seq)
+{
+    struct nt_bench *b = w->b;
+    uint32_t slot = (uint32_t)seq & (b->ring - 1);
+    uint32_t *a = &w->acks[(size_t)sid * b->ring + slot];
+    if (++*a < w->n_active)
+        return;
+    *a = 0;
+    struct nt_sender_shared *sh = &b->snd[sid];
+    if (b->n_active_workers > 1) {
+        uint32_t done = atomic_fetch_add_explicit(&sh->slots[slot], 1, memory_order_acq_rel) + 1;
+        if (done < b->n_active_workers)
+            return;
+        atomic_store_explicit(&sh->slots[slot], 0, memory_order_relaxed);
+    }
+    /* Completions come in sequence order: a receiver gets seq only after seq-1, so every
+     * worker completes seq-1 first. */
+    atomic_store(&sh->delivered, seq + 1);
+    if (sh->owner != w->id) {
+        struct nt_worker *o = &b->workers[sh->owner];
+        if (atomic_exchange(&o->sleeping, 0))
+            nt_worker_wake(o);
+    }
+}
+
+static void deliver(struct nt_worker *w, struct nt_conn *c, uint32_t sid, uint64_t seq, uint64_t ts)
+{
+    struct nt_bench *b = w->b;
+    struct nt_counters *k = &w->k[c->is_stalled];
+    struct nt_seq *q = &c->seq[sid];
+    bool counts = b->track_window && !c->is_stalled;
+    if (seq >= q->next) {
+        uint64_t gap = seq - q->next;
+        if (gap > 0) {
+            k->lost += gap;
+            if (counts) {
+                uint64_t from = gap > b->ring ? seq - b->ring : q->next;
+                for (uint64_t x = from; x < seq; x++)
+                    ack(w, sid, x);
+            }
+            q->bits = gap + 1 >= 64 ? 1 : (q->bits << (gap + 1)) | 1;
+        } else {
+            q->bits = (q->bits << 1) | 1;
+        }
+        c->progress += gap + 1;
+        q->next = seq + 1;
+        k->deliveries++;
+        if (w->measuring && !c->is_stalled)
+            nt_hist_record(&w->hist, w->now > ts ? w->now - ts : 0);
+        if (counts)
+            ack(w, sid, seq);
+        return;
+    }
+    uint64_t d = q->next - 1 - seq;
+    if (d < 64 && ((q->bits >> d) & 1)) {
+        k->dups++;
+        return;
+    }
+    if (d < 64)
+        q->bits |= UINT64_C(1) << d;
+    k->reorders++;
+    if (k->lost > 0)
+        k->lost--;
+    k->deliveries++;
+}
+
+/* Checks a payload and counts it. name/name_len: natter's sender name before ": " (NULL for
+ * Redis and NATS, where the channel is the only envelope). */
+static void on_payload(struct nt_worker *w, struct nt_conn *c, const char *payload,
+                       const char *name, size_t name_len)
+{
+    struct nt_bench *b = w->b;
+    uint32_t sid;
+    uint64_t seq, ts;
+    if (!nt_payload_decode(&b->fmt, payload, &sid, &seq, &ts) || sid >= b->n_track) {
+        w->k[c->is_stalled].corrupt++;
+        return;
+    }
+    if (name != NULL) {
+        const struct nt_sender_shared *sh = &b->snd[sid];
+        if (name_len != sh->name_len || memcmp(name, sh->name, name_len) != 0) {
+            w->k[c->is_stalled].corrupt++;
+            return;
+        }
+    }
+    deliver(w, c, sid, seq, ts);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* natter */
+
+/* Parses "r12.TAG" / "s3.TAG" / "m1.TAG": the role letter and number, or false. */
+static bool our_name(const struct nt_bench *b, const char *name, size_t len, char *role,
+                     uint32_t *idx)
+{
+    size_t tl = strlen(b->tag);
+    if (len < tl + 3 || name[len - tl - 1] != '.' || memcmp(name + len - tl, b->tag, tl) != 0)
+        return false;
+    uint64_t v = 0;
+    size_t digits = len - tl - 2;
+    for (size_t i = 1; i <= digits; i++) {
+        if (name[i] < '0' || name[i] > '9' || v > UINT32_MAX / 10)
+            return false;
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    *role = name[0];
+    *idx = (uint32_t)v;
+    return true;
+}
+
+/* A line "*** ... ***": a join (the marker's tells a joining connection it is in), a leave (of
+ * one of ours: recorded), the shutdown notice; any other notice (a welcome line, a room's news)
+ * is ignored. */
+static void natter_notice(struct nt_worker *w, struct nt_conn *c, const char *line, size_t len)
+{
+    struct nt_bench *b = w->b;
+    static const char shutdown[] = "*** Server is shutting down ***";
+    const size_t jl = sizeof(JOINED) - 1, ll = sizeof(LEFT) - 1;
+    int k = c->role == NT_ROLE_RECV && c->is_stalled;
+    if (len < 8 || memcmp(line, "*** ", 4) != 0 || memcmp(line + len - 4, " ***", 4) != 0) {
+        w->k[k].unexpected++;
+        return;
+    }
+    if (len == sizeof(shutdown) - 1 && memcmp(line, shutdown, len) == 0) {
+        w->k[k].goodbyes++;
+        return;
+    }
+    /* Names have no spaces (PROTOCOL.md §2.2): the name ends at the first one. */
+    const char *name = line + 4, *end = line + len;
+    const char *sp = memchr(name, ' ', (size_t)(end - name));
+    if (sp == NULL)
+        return;
+    size_t name_len = (size_t)(sp - name), rest = (size_t)(end - sp);
+    char role;
+    uint32_t idx;
+    if (rest == jl && memcmp(sp, JOINED, jl) == 0) {
+        if (c->state == NT_ST_JOINING && our_name(b, name, name_len, &role, &idx) && role == 'm')
+            mark_ready(w, c);
+        return;
+    }
+    /* " has left the chat ***", or " has left the chat (REASON) ***" after /quit REASON */
+    if (rest >= ll && memcmp(sp, LEFT, ll - 4) == 0 && our_name(b, name, name_len, &role, &idx)) {
+        if (role == 'r' && idx < b->n_recv) {
+            if (atomic_exchange(&b->left_recv[idx], 1) == 0 && idx < b->n_stalled) {
+                uint64_t zero = 0;
+                atomic_compare_exchange_strong(&b->first_stalled_left_ns, &zero, nt_now_ns());
+            }
+        } else if (role == 's' && idx < b->n_send) {
+            atomic_store(&b->left_send[idx], 1);
+        }
+    }
+}
+
+static void natter_line(struct nt_worker *w, struct nt_conn *c, const char *line, size_t len)
+{
+    struct nt_bench *b = w->b;
+    if (len > 0 && line[0] == '*') {
+        natter_notice(w, c, line, len);
+        return;
+    }
+    if (c->state != NT_ST_READY) {
+        setup_error(w, c, "unexpected line while joining", line, len);
+        return;
+    }
+    size_t size = b->fmt.size;
+    struct nt_counters *k = &w->k[c->is_stalled];
+    if (len >= size + 3 && line[len - size - 2] == ':' && line[len - size - 1] == ' ') {
+        on_payload(w, c, line + len - size, line, len - size - 2);
+        return;
+    }
+    if (len >= 13 && memcmp(line, "Disconnected:", 13) == 0) {
+        k->goodbyes++;
+        if (!c->is_cut) {
+            c->is_cut = true;
+            c->cut_ns = nt_now_ns();
+        }
+        return;
+    }
+    k->unexpected++;
+}
+
+static size_t parse_natter(struct nt_worker *w, struct nt_conn *c, const char *p, size_t len)
+{
+    const char *s = p, *end = p + len;
+    if (c->state == NT_ST_HELLO) {
+        const size_t pl = sizeof(NATTER_PROMPT) - 1;
+        size_t n = len < pl ? len : pl;
+        if (memcmp(s, NATTER_PROMPT, n) != 0) {
+            const char *nl = memchr(s, '\n', len);
+            setup_error(w, c, "expected the name prompt, got", s, nl ? (size_t)(nl - s) : len);
+            return len;
+        }
+        if (len < pl)
+            return 0;
+        s += pl;
+        char name[NT_NAME_MAX + 2];
+        natter_name(w->b, c, name, sizeof(name) - 1);
+        size_t nl = strlen(name);
+        name[nl++] = '\n';
+        c->state = NT_ST_JOINING;
+        mark_named(w, c);
+        if (send_small(w, c, name, nl) != 0)
+            return len;
+    }
+    if (c->role == NT_ROLE_SEND && c->state == NT_ST_READY) {
+        /* Senders get the other senders' lines: count them, nothing more. */
+        uint64_t lines = 0;
+        const char *q = s;
+        while ((q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+            lines++;
+            q++;
+        }
+        w->sender_lines += lines;
+        return len;
+    }
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        if (nl == NULL)
+            break;
+        natter_line(w, c, s, (size_t)(nl - s));
+        s = nl + 1;
+        if (c->state == NT_ST_DEAD)
+            return len;
+        if (c->role == NT_ROLE_SEND && c->state == NT_ST_READY)
+            return (size_t)(s - p) + parse_natter(w, c, s, (size_t)(end - s));
+    }
+    return (size_t)(s - p);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Redis (RESP2) */
+
+struct resp {
+    char type;     /* '+', '-', ':', '$', '*' */
+    int64_t num;   /* ':' value, '*' count, '$' length */
+    const char *s; /* '+', '-', '$': the text */
+    size_t len;
+    size_t n_el;
+    struct {
+        char type;
+        int64_t num;
+        const char *s;
+        size_t len;
+    } el[4];
+};
+
+/* One CRLF-terminated header line at p: its type, number or text. Returns the bytes used, 0
+ * when incomplete, -1 when malformed. */
+static long resp_line(const char *p, size_t len, char *type, int64_t *num, const char **s,
+                      size_t *slen)
+{
+    const char *nl = memchr(p, '\n', len);
+    if (nl == NULL)
+        return len > 4096 ? -1 : 0;
+    if (nl == p || nl[-1] != '\r')
+        return -1;
+    *type = p[0];
+    *s = p + 1;
+    *slen = (size_t)(nl - 1 - (p + 1));
+    *num = 0;
+    if (*type == ':' || *type == '$' || *type == '*') {
+        const char *q = p + 1;
+        bool neg = q < nl - 1 && *q == '-';
+        if (neg)
+            q++;
+        if (q >= nl - 1)
+            return -1;
+        for (; q < nl - 1; q++) {
+            if (*q < '0' || *q > '9' || *num > INT64_MAX / 10 - 10)
+                return -1;
+            *num = *num * 10 + (*q - '0');
+        }
+        if (neg)
+            *num = -*num;
+    } else if (*type != '+' && *type != '-') {
+        return -1;
+    }
+    return (long)(nl + 1 - p);
+}
+
+/* One RESP value (an array may hold simple values and bulk strings, up to 4 kept). Returns the
+ * bytes used, 0 when incomplete, -1 when malformed. */
+static long resp_parse(const char *p, size_t len, struct resp *r)
+{
+    long used = resp_line(p, len, &r->type, &r->num, &r->s, &r->len);
+    if (used <= 0)
+        return used;
+    size_t pos = (size_t)used;
+    if (r->type == '$') {
+        if (r->num < 0)
+            return (long)pos;
+        if (len - pos < (size_t)r->num + 2)
+            return (size_t)r->num > (1u << 20) ? -1 : 0;
+        r->s = p + pos;
+        r->len = (size_t)r->num;
+        return (long)(pos + (size_t)r->num + 2);
+    }
+    if (r->type != '*')
+        return (long)pos;
+    r->n_el = 0;
+    for (int64_t i = 0; i < r->num; i++) {
+        char t;
+        int64_t num;
+        const char *s;
+        size_t sl;
+        long u = resp_line(p + pos, len - pos, &t, &num, &s, &sl);
+        if (u <= 0)
+            return u;
+        pos += (size_t)u;
+        if (t == '*')
+            return -1; /* nested arrays: not part of pub/sub */
+        if (t == '$' && num >= 0) {
+            if (len - pos < (size_t)num + 2)
+                return (size_t)num > (1u << 20) ? -1 : 0;
+            s = p + pos;
+            sl = (size_t)num;
+            pos += (size_t)num + 2;
+        }
+        if (r->n_el < 4) {
+            r->el[r->n_el].type = t;
+            r->el[r->n_el].num = num;
+            r->el[r->n_el].s = s;
+            r->el[r->n_el].len = sl;
+            r->n_el++;
+        }
+    }
+    return (long)pos;
+}
+
+static bool el_is(const struct resp *r, size_t i, const char *word)
+{
+    size_t n = strlen(word);
+    return i < r->n_el && r->el[i].len == n && strncasecmp(r->el[i].s, word, n) == 0;
+}
+
+static void server_error(struct nt_worker *w, const char *s, size_t len)
+{
+    if (w->server_errors++ == 0)
+        excerpt(w->server_error, sizeof(w->server_error), s, len < 120 ? len : 120);
+}
+
+static void redis_value(struct nt_worker *w, struct nt_conn *c, const struct resp *r,
+                        const char *raw, size_t raw_len)
+{
+    struct nt_bench *b = w->b;
+    if (r->type == '-') {
+        server_error(w, r->s, r->len);
+        if (is_setup(c))
+            setup_error(w, c, "server error", r->s, r->len);
+        return;
+    }
+    if (c->role == NT_ROLE_SEND) {
+        if (r->type == ':') {
+            w->pub_replies++;
+            if ((uint64_t)r->num < w->pub_min_receivers)
+                w->pub_min_receivers = (uint64_t)r->num;
+            if ((uint64_t)r->num < b->n_recv && w->pub_drop_ns == 0)
+                w->pub_drop_ns = nt_now_ns();
+            return;
+        }
+        w->k[0].unexpected++;
+        return;
+    }
+    if (r->type == '*' && el_is(r, 0, "subscribe")) {
+        if (c->state == NT_ST_JOINING)
+            mark_ready(w, c);
+        return;
+    }
+    if (r->type == '*' && el_is(r, 0, "message") && r->n_el == 3) {
+        if (r->el[2].len == b->fmt.size)
+            on_payload(w, c, r->el[2].s, NULL, 0);
+        else
+            w->k[c->is_stalled].corrupt++;
+        return;
+    }
+    if (is_setup(c)) {
+        setup_error(w, c, "unexpected reply while subscribing", raw, raw_len);
+        return;
+    }
+    w->k[c->is_stalled].unexpected++;
+}
+
+static size_t parse_redis(struct nt_worker *w, struct nt_conn *c, const char *p, size_t len)
+{
+    struct nt_bench *b = w->b;
+    const char *s = p, *end = p + len;
+    const size_t whole = b->msg_len, pre = b->msg_pre_len;
+    while (s < end) {
+        size_t avail = (size_t)(end - s);
+        /* The common case: a complete "message" frame of the size we send. */
+        if (avail >= whole && memcmp(s, b->msg_pre, pre) == 0 && s[whole - 2] == '\r' &&
+            s[whole - 1] == '\n' && c->role == NT_ROLE_RECV) {
+            on_payload(w, c, s + pre, NULL, 0);
+            s += whole;
+            continue;
+        }
+        struct resp r;
+        long used = resp_parse(s, avail, &r);
+        if (used == 0)
+            break;
+        if (used < 0) {
+            if (is_setup(c)) {
+                setup_error(w, c, "malformed RESP", s, avail);
+            } else {
+                w->k[c->role == NT_ROLE_RECV && c->is_stalled].unexpected++;
+                conn_lost(w, c, EPROTO);
+            }
+            return len;
+        }
+        redis_value(w, c, &r, s, (size_t)used);
+        s += used;
+        if (c->state == NT_ST_DEAD)
+            return len;
+    }
+    return (size_t)(s - p);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* NATS */
+
+static bool starts(const char *line, size_t len, const char *word)
+{
+    size_t n = strlen(word);
+    return len >= n && memcmp(line, word, n) == 0;
+}
+
+static size_t parse_nats(struct nt_worker *w, struct nt_conn *c, const char *p, size_t len)
+{
+    struct nt_bench *b = w->b;
+    const char *s = p, *end = p + len;
+    const size_t whole = b->msg_len, pre = b->msg_pre_len;
+    while (s < end) {
+        size_t avail = (size_t)(end - s);
+        if (avail >= whole && memcmp(s, b->msg_pre, pre) == 0 && s[whole - 2] == '\r' &&
+            s[whole - 1] == '\n' && c->role == NT_ROLE_RECV) {
+            on_payload(w, c, s + pre, NULL, 0);
+            s += whole;
+            continue;
+        }
+        const char *nl = memchr(s, '\n', avail);
+        if (nl == NULL)
+            break;
+        const char *line = s;
+        size_t ll = (size_t)(nl - s);
+        if (ll > 0 && line[ll - 1] == '\r')
+            ll--;
+        if (starts(line, ll, "MSG ")) {
+            /* MSG <subject> <sid> [reply-to] <#bytes>: the size is the last field. */
+            const char *q = line + ll;
+            while (q > line && q[-1] != ' ')
+                q--;
+            uint64_t n = 0;
+            for (const char *d = q; d < line + ll; d++) {
+                if (*d < '0' || *d > '9' || n > (1u << 24)) {
+                    n = UINT64_MAX;
+                    break;
+                }
+                n = n * 10 + (uint64_t)(*d - '0');
+            }
+            if (n == UINT64_MAX || q == line + ll) {
+                w->k[c->is_stalled].unexpected++;
+                conn_lost(w, c, EPROTO);
+                return len;
+            }
+            size_t need = (size_t)(nl + 1 - s) + n + 2;
+            if (avail < need)
+                break;
+            const char *body = nl + 1;
+            if (c->role == NT_ROLE_RECV && n == b->fmt.size && body[n] == '\r' &&
+                body[n + 1] == '\n')
+                on_payload(w, c, body, NULL, 0);
+            else
+                w->k[c->role == NT_ROLE_RECV && c->is_stalled].corrupt++;
+            s += need;
+            continue;
+        }
+        if (starts(line, ll, "PING")) {
+            send_small(w, c, "PONG\r\n", 6);
+        } else if (starts(line, ll, "PONG")) {
+            if (c->state == NT_ST_JOINING)
+                mark_ready(w, c);
+        } else if (starts(line, ll, "INFO")) {
+            if (c->state == NT_ST_HELLO) {
+                c->state = NT_ST_JOINING;
+                mark_named(w, c);
+                if (c->role == NT_ROLE_RECV)
+                    send_small(w, c, b->recv_hello, b->recv_hello_len);
+                else
+                    send_small(w, c, b->send_hello, b->send_hello_len);
+            }
+        } else if (starts(line, ll, "+OK")) {
+            /* verbose replies, if the server insists */
+        } else if (starts(line, ll, "-ERR")) {
+            server_error(w, line, ll);
+            if (is_setup(c))
+                setup_error(w, c, "server error", line, ll);
+        } else if (is_setup(c)) {
+            setup_error(w, c, "unexpected line", line, ll);
+        } else {
+            w->k[c->role == NT_ROLE_RECV && c->is_stalled].unexpected++;
+        }
+        s = nl + 1;
+        if (c->state == NT_ST_DEAD)
+            return len;
+    }
+    return (size_t)(s - p);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reading */
+
+static void keep_carry(struct nt_worker *w, struct nt_conn *c, const char *p, size_t len)
+{
+    if (len == 0) {
+        c->carry_len = 0;
+        return;
+    }
+    if (len > CARRY_MAX) {
+        /* Longer than any frame we expect: count it and start afresh. */
+        if (is_setup(c))
+            setup_error(w, c, "frame too long", p, len);
+        else
+            w->k[c->role == NT_ROLE_RECV && c->is_stalled].unexpected++;
+        c->carry_len = 0;
+        return;
+    }
+    if (len > c->carry_cap) {
+        uint32_t cap = c->carry_cap ? c->carry_cap : 256;
+        while (cap < len)
+            cap *= 2;
+        char *q = realloc(c->carry, cap);
+        if (q == NULL) {
+            nt_bench_fail(w->b, "out of memory");
+            c->carry_len = 0;
+            return;
+        }
+        c->carry = q;
+        c->carry_cap = cap;
+    }
+    memmove(c->carry, p, len);
+    c->carry_len = (uint32_t)len;
+}
+
+static void on_readable(struct nt_worker *w, struct nt_conn *c)
+{
+    struct nt_bench *b = w->b;
+    /* The incomplete frame from the last read goes right before the new bytes, so every frame
+     * is parsed in place, in one piece. */
+    char *area = w->rbuf + CARRY_MAX;
+    size_t have = c->carry_len;
+    char *start = area - have;
+    if (have)
+        memcpy(start, c->carry, have);
+    ssize_t n = read(c->fd, area, READ_SIZE);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        conn_lost(w, c, n < 0 ? errno : 0);
+        return;
+    }
+    w->now = nt_now_ns();
+    size_t total = have + (size_t)n, used;
+    switch (b->opt->proto) {
+    case NT_PROTO_NATTER:
+        used = parse_natter(w, c, start, total);
+        break;
+    case NT_PROTO_REDIS:
+        used = parse_redis(w, c, start, total);
+        break;
+    default:
+        used = parse_nats(w, c, start, total);
+        break;
+    }
+    if (c->state == NT_ST_DEAD) {
+        c->carry_len = 0;
+        return;
+    }
+    keep_carry(w, c, start + used, total - used);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sending */
+
+/* Appends n messages of sender c to its output; ts(i) is now, or the schedule in latency mode. */
+static bool build(struct nt_worker *w, struct nt_conn *c, uint64_t n)
+{
+    struct nt_bench *b = w->b;
+    if (!out_reserve(c, (size_t)n * b->frame_len)) {
+        nt_bench_fail(b,
+                      "sender %u: more than 64 MiB waiting to be written: the server is "
+                      "not reading",
+                      c->idx);
+        return false;
+    }
+    char *o = c->out + c->out_len;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t ts = w->now;
+        if (b->opt->mode == NT_MODE_LATENCY) {
+            ts = c->next_due;
+            c->next_due += b->period_ns;
+        }
+        memcpy(o, b->pub_pre, b->pub_pre_len);
+        o += b->pub_pre_len;
+        nt_payload_encode(&b->fmt, o, c->idx, c->next_seq++, ts);
+        o += b->fmt.size;
+        memcpy(o, b->pub_suf, b->pub_suf_len);
+        o += b->pub_suf_len;
+    }
+    c->out_len = (size_t)(o - c->out);
+    atomic_store_explicit(&b->snd[c->idx].sent, c->next_seq, memory_order_relaxed);
+    return true;
+}
+
+/* How many messages sender c may send now. */
+static uint64_t sender_room(const struct nt_worker *w, const struct nt_conn *c)
+{
+    const struct nt_bench *b = w->b;
+    if (c->state != NT_ST_READY || c->out_len > c->out_off)
+        return 0;
+    if (b->opt->mode == NT_MODE_LATENCY) {
+        if (c->next_due > w->now)
+            return 0;
+        return (w->now - c->next_due) / b->period_ns + 1;
+    }
+    uint64_t done = atomic_load_explicit(&b->snd[c->idx].delivered, memory_order_acquire);
+    uint64_t in_flight = c->next_seq - done;
+    return in_flight >= b->window ? 0 : b->window - in_flight;
+}
+
+static void run_senders(struct nt_worker *w)
+{
+    for (uint32_t i = w->n_recv; i < w->n_conns; i++) {
+        struct nt_conn *c = &w->conns[i];
+        if (c->state == NT_ST_READY && c->out_len > c->out_off &&
+            w->b->opt->mode == NT_MODE_LATENCY) {
+            /* Blocked by the socket: the schedule goes on, the messages wait in order. */
+            uint64_t late =
+                c->next_due <= w->now ? (w->now - c->next_due) / w->b->period_ns + 1 : 0;
+            if (late > 0 && build(w, c, late) == false)
+                return;
+            continue;
+        }
+        uint64_t n = sender_room(w, c);
+        if (n == 0)
+            continue;
+        if (!build(w, c, n))
+            return;
+        flush_out(w, c);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Phases */
+
+static void pause_reading(struct nt_worker *w, struct nt_conn *c, bool pause)
+{
+    if (c->fd < 0 || c->is_paused == pause)
+        return;
+    c->is_paused = pause;
+    if (pause) {
+        set_events(w, c);
+    } else {
+        /* It may have been taken out of the set when the server's FIN arrived. */
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+        if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+            epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+    }
+}
+
+static void enter_phase(struct nt_worker *w, int phase)
+{
+    struct nt_bench *b = w->b;
+    switch (phase) {
+    case NT_PHASE_WARMUP:
+        for (uint32_t i = w->n_recv; i < w->n_conns; i++) {
+            struct nt_conn *c = &w->conns[i];
+            /* Spread the senders' schedules evenly over one period. */
+            c->next_due = b->t_warmup_ns + b->period_ns * c->idx / (b->n_send ? b->n_send : 1);
+        }
+        break;
+    case NT_PHASE_MEASURE:
+        w->measuring = true;
+        for (uint32_t i = 0; i < w->n_recv; i++) {
+            if (w->conns[i].is_stalled)
+                pause_reading(w, &w->conns[i], true);
+        }
+        break;
+    case NT_PHASE_DRAIN:
+        w->measuring = false;
+        for (uint32_t i = w->n_recv; i < w->n_conns; i++) {
+            struct nt_conn *c = &w->conns[i];
+            atomic_store(&b->snd[c->idx].sent, c->next_seq);
+            atomic_fetch_add(&b->senders_stopped, 1);
+        }
+        for (uint32_t i = 0; i < w->n_recv; i++)
+            pause_reading(w, &w->conns[i], false);
+        break;
+    default:
+        break;
+    }
+}
+
+/* DRAIN: true when every receiver here has every message sent, or is gone. */
+static bool drained(struct nt_worker *w)
+{
+    struct nt_bench *b = w->b;
+    if (atomic_load(&b->senders_stopped) < b->n_send)
+        return false;
+    uint64_t target = 0;
+    for (uint32_t s = 0; s < b->n_track; s++)
+        target += atomic_load_explicit(&b->snd[s].sent, memory_order_relaxed);
+    for (uint32_t i = 0; i < w->n_recv; i++) {
+        const struct nt_conn *c = &w->conns[i];
+        if (c->state == NT_ST_READY && c->progress < target)
+            return false;
+    }
+    return true;
+}
+
+static void publish(struct nt_worker *w)
+{
+    atomic_store_explicit(&w->p_deliv[0], w->k[0].deliveries, memory_order_relaxed);
+    atomic_store_explicit(&w->p_deliv[1], w->k[1].deliveries, memory_order_relaxed);
+}
+
+/* The epoll timeout for this iteration, in ns. */
+static uint64_t next_timeout(struct nt_worker *w, int phase)
+{
+    struct nt_bench *b = w->b;
+    uint64_t t = MAX_SLEEP_NS;
+    if (phase == NT_PHASE_SETUP && w->next_connect < w->n_conns)
+        t = 10 * 1000 * 1000;
+    if ((phase == NT_PHASE_WARMUP || phase == NT_PHASE_MEASURE) &&
+        b->opt->mode == NT_MODE_LATENCY) {
+        for (uint32_t i = w->n_recv; i < w->n_conns; i++) {
+            const struct nt_conn *c = &w->conns[i];
+            if (c->state != NT_ST_READY)
+                continue;
+            uint64_t due = c->next_due > w->now ? c->next_due - w->now : 0;
+            if (due < t)
+                t = due;
+        }
+    }
+    return t;
+}
+
+static int wait_events(struct nt_worker *w, struct epoll_event *evs, uint64_t timeout_ns)
+{
+    static _Atomic int no_pwait2;
+    if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+        struct timespec ts = {.tv_sec = (time_t)(timeout_ns / 1000000000u),
+                              .tv_nsec = (long)(timeout_ns % 1000000000u)};
+        int n = epoll_pwait2(w->epfd, evs, MAX_EVENTS, &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        atomic_store(&no_pwait2, 1);
+    }
+    return epoll_wait(w->epfd, evs, MAX_EVENTS, (int)((timeout_ns + 999999) / 1000000));
+}
+
+static void *worker_main(void *arg)
+{
+    struct nt_worker *w = arg;
+    struct nt_bench *b = w->b;
+    struct epoll_event *evs = calloc(MAX_EVENTS, sizeof(*evs));
+    if (evs == NULL) {
+        nt_bench_fail(b, "out of memory");
+        return NULL;
+    }
+    if (b->opt->mode == NT_MODE_LATENCY) {
+        /* The default 50 µs timer slack would show up in every latency. */
+        prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    }
+    bool has_senders = w->n_conns > w->n_recv;
+    int seen = -1;
+    for (;;) {
+        int phase = atomic_load(&b->phase);
+        if (phase != seen) {
+            for (int p = seen + 1; p <= phase; p++)
+                enter_phase(w, p);
+            seen = phase;
+        }
+        if (phase == NT_PHASE_STOP)
+            break;
+        w->now = nt_now_ns();
+        if (phase == NT_PHASE_SETUP)
+            start_connects(w);
+        if ((phase == NT_PHASE_WARMUP || phase == NT_PHASE_MEASURE) && has_senders)
+            run_senders(w);
+        if (phase == NT_PHASE_DRAIN && !atomic_load_explicit(&w->p_drained, memory_order_relaxed))
+            atomic_store(&w->p_drained, drained(w));
+        publish(w);
+
+        uint64_t timeout = next_timeout(w, phase);
+        bool announce = b->n_workers > 1 && has_senders && b->track_window &&
+                        (phase == NT_PHASE_WARMUP || phase == NT_PHASE_MEASURE);
+        if (announce) {
+            /* Another worker that completes one of our messages wakes us only if we said we
+             * sleep; look once more after saying so (no lost wake-up). */
+            atomic_store(&w->sleeping, 1);
+            for (uint32_t i = w->n_recv; i < w->n_conns; i++) {
+                if (sender_room(w, &w->conns[i]) > 0) {
+                    timeout = 0;
+                    break;
+                }
+            }
+        }
+        int n = wait_events(w, evs, timeout);
+        if (announce)
+            atomic_store(&w->sleeping, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            nt_bench_fail(b, "epoll_wait: %s", strerror(errno));
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            struct nt_conn *c = evs[i].data.ptr;
+            uint32_t e = evs[i].events;
+            if (c == NULL) {
+                uint64_t v;
+                ssize_t r = read(w->efd, &v, sizeof(v));
+                (void)r;
+                continue;
+            }
+            if (c->fd < 0)
+                continue;
+            if (c->state == NT_ST_CONNECTING) {
+                if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+                    on_connected(w, c);
+                if (c->fd < 0 || !(e & EPOLLIN))
+                    continue;
+            }
+            if (c->is_paused && (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+                /* Not reading: the server's FIN or an error. Note it; the backlog and the FIN
+                 * are read in DRAIN. */
+                if (!c->is_cut) {
+                    c->is_cut = true;
+                    c->cut_ns = nt_now_ns();
+                }
+                epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+                continue;
+            }
+            if (!c->is_paused && (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+                on_readable(w, c);
+            if (c->fd >= 0 && (e & EPOLLOUT) && c->want_out)
+                flush_out(w, c);
+        }
+    }
+    publish(w);
+    free(evs);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Set-up and tear-down */
+
+int nt_worker_init(struct nt_worker *w, struct nt_bench *b, uint32_t id)
+{
+    memset(w, 0, sizeof(*w));
+    w->b = b;
+    w->id = id;
+    w->epfd = -1;
+    w->efd = -1;
+    nt_hist_init(&w->hist);
+    w->pub_min_receivers = UINT64_MAX;
+    uint32_t nw = b->n_workers;
+    for (uint32_t r = id; r < b->n_recv; r += nw)
+        w->n_recv++;
+    uint32_t n_send = 0;
+    for (uint32_t s = id; s < b->n_send; s += nw)
+        n_send++;
+    w->n_conns = w->n_recv + n_send;
+    w->conns = calloc(w->n_conns ? w->n_conns : 1, sizeof(*w->conns));
+    w->acks = calloc((size_t)b->n_track * b->ring, sizeof(*w->acks));
+    w->rbuf = malloc(CARRY_MAX + READ_SIZE);
+    if (w->conns == NULL || w->acks == NULL || w->rbuf == NULL)
+        return -ENOMEM;
+    uint32_t k = 0;
+    for (uint32_t r = id; r < b->n_recv; r += nw, k++) {
+        struct nt_conn *c = &w->conns[k];
+        c->fd = -1;
+        c->role = NT_ROLE_RECV;
+        c->idx = r;
+        c->is_stalled = r < b->n_stalled;
+        if (!c->is_stalled)
+            w->n_active++;
+        c->seq = calloc(b->n_track, sizeof(*c->seq));
+        if (c->seq == NULL)
+            return -ENOMEM;
+    }
+    for (uint32_t s = id; s < b->n_send; s += nw, k++) {
+        struct nt_conn *c = &w->conns[k];
+        c->fd = -1;
+        c->role = NT_ROLE_SEND;
+        c->idx = s;
+        b->snd[s].owner = id;
+    }
+    w->max_connecting = 256 / nw > 16 ? 256 / nw : 16;
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (w->epfd < 0)
+        return -errno;
+    w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->efd < 0)
+        return -errno;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->efd, &ev) != 0)
+        return -errno;
+    return 0;
+}
+
+int nt_worker_start(struct nt_worker *w)
+{
+    return -pthread_create(&w->thread, NULL, worker_main, w);
+}
+
+void nt_worker_join(struct nt_worker *w)
+{
+    pthread_join(w->thread, NULL);
+}
+
+void nt_worker_fini(struct nt_worker *w)
+{
+    for (uint32_t i = 0; w->conns && i < w->n_conns; i++) {
+        struct nt_conn *c = &w->conns[i];
+        if (c->fd >= 0)
+            close(c->fd);
+        free(c->carry);
+        free(c->seq);
+        free(c->out);
+    }
+    free(w->conns);
+    free(w->acks);
+    free(w->rbuf);
+    if (w->epfd >= 0)
+        close(w->epfd);
+    if (w->efd >= 0)
+        close(w->efd);
+    w->conns = NULL;
+}
