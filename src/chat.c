@@ -454,7 +454,7 @@ static void cmd_kick(struct nt_conn *c, enum nt_command_id id, const char *arg, 
         nt_server_ban(srv, target->ip);
         NT_INFO("conn=%llu peer=%s name=%s banned %s", (unsigned long long)c->id, c->peer, c->name,
                 target->ip);
-        kick(c, target, "banned", NULL, 0, "banned");
+        kick(c, target, "banned", "", 0, "banned");
     } else {
         kick(c, target, "kicked", why, why_len, "kicked");
     }

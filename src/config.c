@@ -68,10 +68,10 @@ static const struct opt options[] = {
 void nt_config_defaults(struct nt_config *c)
 {
     memset(c, 0, sizeof(*c));
-    c->idle_timeout_ms = 300 * 1000;
-    c->name_timeout_ms = 60 * 1000;
+    c->idle_timeout_ms = 300ULL * 1000;
+    c->name_timeout_ms = 60ULL * 1000;
     c->max_line = 4096;
-    c->max_output = 1024 * 1024;
+    c->max_output = 1024ULL * 1024;
     c->log_level = NT_LOG_INFO;
     c->rate = 10;
     c->burst = 20;
@@ -318,7 +318,7 @@ int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err
             errors++;
             continue;
         }
-        if (o->metavar == NULL) {
+        if (o->type == OPT_FLAG) {
             if (val != NULL) {
                 fprintf(err, "natter: --%s takes no value\n", o->name);
                 errors++;
@@ -332,7 +332,7 @@ int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err
             }
             val = argv[++i];
         }
-        if (apply(c, o, val, err) != 0)
+        if (apply(c, o, val != NULL ? val : "", err) != 0)
             errors++;
     }
     if (c->n_listen == 0) {

@@ -208,7 +208,7 @@ static void push(struct nt_conn *c, struct nt_msg *msg)
 {
     if (c->q_len == c->q_cap) {
         uint32_t cap = c->q_cap ? c->q_cap * 2 : 8;
-        struct nt_msg **q = nt_xmalloc(cap * sizeof(*q));
+        struct nt_msg **q = nt_xmalloc(cap * sizeof(struct nt_msg *));
         for (uint32_t i = 0; i < c->q_len; i++)
             q[i] = c->q[(c->q_head + i) & (c->q_cap - 1)];
         free(c->q);
@@ -436,7 +436,7 @@ void nt_conn_flush(struct nt_conn *c)
         /* One uv_write for the rest: libuv 1.44 completes one request per wake-up, so one it is.
          * The request owns the refs it writes until on_write. */
         unsigned n = fill_bufs(c, bufs);
-        c->inflight = nt_xmalloc(n * sizeof(*c->inflight));
+        c->inflight = nt_xmalloc(n * sizeof(struct nt_msg *));
         for (unsigned i = 0; i < n; i++) {
             size_t off = c->q_off;
             c->q_bytes -= c->q[c->q_head]->len - off;

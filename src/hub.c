@@ -51,7 +51,7 @@ struct nt_room *nt_hub_enter(struct nt_hub *hub, struct nt_conn *c, const char *
         room->name = nt_xstrndup(name, len);
         room->name_len = len;
         if (hub->history_cap > 0)
-            room->history = nt_xmalloc(hub->history_cap * sizeof(*room->history));
+            room->history = nt_xmalloc(hub->history_cap * sizeof(struct nt_msg *));
         nt_names_add(&hub->by_name, name, len, room);
         nt_list_append(&hub->rooms, &room->link);
         hub->n_rooms++;

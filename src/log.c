@@ -37,6 +37,7 @@ void nt_log_write(enum nt_log_level level, const char *fmt, ...)
 
     va_list ap;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 misses the va_start above */
     int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
     va_end(ap);
     if (m < 0)

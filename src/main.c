@@ -61,7 +61,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     uint64_t nofile = raise_nofile();
-    uint64_t fd_budget = nofile > 2 * FD_RESERVE ? nofile - FD_RESERVE : nofile / 2;
+    uint64_t fd_budget = nofile > 2ULL * FD_RESERVE ? nofile - FD_RESERVE : nofile / 2;
     uint64_t max_clients = cfg.max_clients ? cfg.max_clients : fd_budget;
     if (cfg.max_clients > fd_budget)
         NT_WARN("--max-clients %llu is above what the open-file limit %llu allows (%llu): "

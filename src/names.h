@@ -8,7 +8,7 @@
 
 #define NT_NAME_MAX_CHARS 32
 /* A folded name is at most this many bytes (32 code points of up to 4 bytes) plus a NUL. */
-#define NT_NAME_MAX_BYTES (NT_NAME_MAX_CHARS * 4)
+#define NT_NAME_MAX_BYTES ((size_t)NT_NAME_MAX_CHARS * 4)
 
 enum nt_name_check {
     NT_NAME_OK,
