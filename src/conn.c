@@ -32,6 +32,32 @@ static void on_close_unaccepted(uv_handle_t *handle)
     free(NT_CONTAINER_OF(handle, struct nt_conn, tcp));
 }
 
+/* Everything a conn needs but its socket; it joins srv's conn list. */
+static void setup(struct nt_server *srv, struct nt_conn *c)
+{
+    c->srv = srv;
+    c->id = ++srv->next_conn_id;
+    c->state = srv->cfg->echo ? NT_CONN_ECHO : NT_CONN_NAMING;
+    /* Chat mode strips telnet commands; echo mode returns the bytes untouched (§5.2). */
+    nt_framer_init(&c->framer, srv->cfg->max_line, !srv->cfg->echo);
+    nt_timeouts_node_init(&c->timeout);
+    nt_timeouts_node_init(&c->throttle);
+    c->tokens = srv->cfg->burst * 1000;
+    c->refilled_ms = uv_now(srv->loop);
+    nt_list_append(&srv->conns, &c->all_link);
+    srv->n_conns++;
+}
+
+struct nt_conn *nt_conn_new_detached(struct nt_server *srv, const char *ip)
+{
+    struct nt_conn *c = nt_xcalloc(1, sizeof(*c));
+    NT_ASSERT(uv_tcp_init(srv->loop, &c->tcp) == 0);
+    snprintf(c->ip, sizeof(c->ip), "%s", ip);
+    snprintf(c->peer, sizeof(c->peer), "%s:0", ip);
+    setup(srv, c);
+    return c;
+}
+
 struct nt_conn *nt_conn_accept(struct nt_server *srv, uv_stream_t *server)
 {
     struct nt_conn *c = nt_xcalloc(1, sizeof(*c));
@@ -47,8 +73,6 @@ struct nt_conn *nt_conn_accept(struct nt_server *srv, uv_stream_t *server)
         uv_close((uv_handle_t *)&c->tcp, on_close_unaccepted);
         return NULL;
     }
-    c->srv = srv;
-    c->id = ++srv->next_conn_id;
     struct sockaddr_storage ss;
     int len = sizeof(ss);
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
@@ -61,21 +85,13 @@ struct nt_conn *nt_conn_accept(struct nt_server *srv, uv_stream_t *server)
         snprintf(c->peer, sizeof(c->peer), "?");
         snprintf(c->ip, sizeof(c->ip), "?");
     }
-    c->state = srv->cfg->echo ? NT_CONN_ECHO : NT_CONN_NAMING;
-    /* Chat mode strips telnet commands; echo mode returns the bytes untouched (§5.2). */
-    nt_framer_init(&c->framer, srv->cfg->max_line, !srv->cfg->echo);
-    nt_timeouts_node_init(&c->timeout);
-    nt_timeouts_node_init(&c->throttle);
-    c->tokens = srv->cfg->burst * 1000;
-    c->refilled_ms = uv_now(srv->loop);
     /* Batching comes from the per-iteration flush; Nagle would only add delay. */
     uv_tcp_nodelay(&c->tcp, 1);
     if (srv->cfg->sndbuf > 0) {
         int size = (int)srv->cfg->sndbuf;
         uv_send_buffer_size((uv_handle_t *)&c->tcp, &size);
     }
-    nt_list_append(&srv->conns, &c->all_link);
-    srv->n_conns++;
+    setup(srv, c);
     return c;
 }
 
@@ -110,7 +126,7 @@ static void refill(struct nt_conn *c)
  * empty, the rest of the input is kept in the backlog and reading stops until a token is due
  * (§7.9): the peer is paced by TCP back-pressure and loses nothing.
  */
-static void process_input(struct nt_conn *c, const char *in, size_t in_len)
+void nt_conn_input(struct nt_conn *c, const char *in, size_t in_len)
 {
     bool paced = is_paced(c);
     while (in_len > 0 && c->state < NT_CONN_LINGER) {
@@ -154,7 +170,7 @@ static void process_input(struct nt_conn *c, const char *in, size_t in_len)
  * then what is queued for the peer is still sent (it may be reading), and the conn closes once
  * our FIN is out.
  */
-static void end_of_input(struct nt_conn *c)
+void nt_conn_end_of_input(struct nt_conn *c)
 {
     const char *line;
     size_t line_len;
@@ -168,7 +184,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct nt_conn *c = NT_CONTAINER_OF(stream, struct nt_conn, tcp);
     if (nread == UV_EOF && c->state < NT_CONN_LINGER) {
-        end_of_input(c);
+        nt_conn_end_of_input(c);
         return;
     }
     if (nread < 0) {
@@ -178,15 +194,15 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     /* A lingering conn's input is read only to notice the peer's close (§4.6). */
     if (c->state >= NT_CONN_LINGER)
         return;
-    process_input(c, buf->base, (size_t)nread);
+    nt_conn_input(c, buf->base, (size_t)nread);
 }
 
 void nt_conn_unthrottle(struct nt_conn *c)
 {
     if (c->state >= NT_CONN_LINGER || c->backlog == NULL)
         return;
-    /* process_input() keeps the backlog while it runs dry again, or frees it when done. */
-    process_input(c, c->backlog + c->backlog_off, c->backlog_len - c->backlog_off);
+    /* nt_conn_input() keeps the backlog while it runs dry again, or frees it when done. */
+    nt_conn_input(c, c->backlog + c->backlog_off, c->backlog_len - c->backlog_off);
     if (c->backlog == NULL && c->state < NT_CONN_LINGER)
         nt_conn_start(c);
 }

@@ -78,6 +78,24 @@ struct nt_conn {
  */
 struct nt_conn *nt_conn_accept(struct nt_server *srv, uv_stream_t *server);
 
+/*
+ * A conn with no socket, for tests and the protocol fuzzer: as if accepted from ip. Its output
+ * stays in its queue (q) unless the loop's flush runs; a flush fails on the missing socket and
+ * closes it.
+ */
+struct nt_conn *nt_conn_new_detached(struct nt_server *srv, const char *ip);
+
+/*
+ * Handles bytes read from c's peer: frames them and runs each line through the chat (with flood
+ * control, which may keep the rest in c's backlog and stop reading). May close c (it stays valid
+ * until its close callback).
+ */
+void nt_conn_input(struct nt_conn *c, const char *in, size_t in_len);
+
+/* Handles the peer's end of input: a pending partial line counts as a last line (§5.1), then
+ * c says goodbye with reason "quit". */
+void nt_conn_end_of_input(struct nt_conn *c);
+
 /* Starts reading from c. */
 void nt_conn_start(struct nt_conn *c);
 

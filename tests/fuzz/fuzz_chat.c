@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/* fuzz_chat.c - libFuzzer harness for the whole per-connection protocol, without sockets. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "chat.h"
+#include "config.h"
+#include "conn.h"
+#include "fuzz.h"
+#include "log.h"
+#include "server.h"
+
+/*
+ * Four clients of one real server (a libuv loop with no listener), made with
+ * nt_conn_new_detached(): bytes go in through nt_conn_input(), the very path a read takes, and
+ * what the server sends stays in each conn's queue, where the harness reads it. The input is a
+ * script of records; the first byte of each says what to do:
+ *   bits 0-1: which client; bits 2-3: 0 or 1 = send the next N bytes (N = the byte after), 2 = the
+ *   client half-closes (end of input), 3 = a new connection takes the slot of a closed one.
+ * Checks, after every record, on every byte any client was sent: valid UTF-8, and no control
+ * character but LF: whatever a peer sends, nothing reaches another terminal that could move its
+ * cursor, clear its screen or ring its bell (PROTOCOL.md §5.3). At the end every client is
+ * closed and the loop runs the close callbacks: ASan and LSan see every free.
+ */
+
+#define CLIENTS 4
+
+static struct nt_config cfg;
+static uv_loop_t loop;
+static struct nt_server *srv;
+
+static void setup_once(void)
+{
+    if (srv != NULL)
+        return;
+    nt_log_threshold = NT_LOG_ERROR;
+    nt_config_defaults(&cfg);
+    cfg.rate = 0;          /* pacing needs the loop's timers; fuzz the protocol itself */
+    cfg.max_line = 64;     /* short lines reach the over-long path quickly */
+    cfg.history = 3;       /* joins replay history */
+    cfg.max_per_ip = 0;
+    memcpy(cfg.oper_password, "pw", 3); /* "/oper pw" is reachable */
+    CHECK(uv_loop_init(&loop) == 0);
+    srv = calloc(1, sizeof(*srv));
+    CHECK(srv != NULL);
+    CHECK(nt_server_init(srv, &loop, &cfg, 1000, 1000) == 0);
+}
+
+/* Checks bytes sent to a client (see above), as UTF-8 text with LF the only control. */
+static void check_output(const char *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    for (size_t i = 0; i < n;) {
+        unsigned char b = s[i];
+        if (b < 0x80) {
+            CHECK(b == '\n' || (b >= 0x20 && b != 0x7F));
+            i++;
+            continue;
+        }
+        size_t len = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
+        CHECK(b >= 0xC2 && b <= 0xF4 && i + len <= n);
+        uint32_t cp = b & (len == 2 ? 0x1Fu : len == 3 ? 0x0Fu : 0x07u);
+        for (size_t k = 1; k < len; k++) {
+            CHECK((s[i + k] & 0xC0) == 0x80);
+            cp = (cp << 6) | (s[i + k] & 0x3Fu);
+        }
+        CHECK(cp >= (len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u)); /* no overlong form */
+        CHECK(cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF));
+        CHECK(cp > 0x9F);                                                /* no C1 control */
+        CHECK(!(cp >= 0x202A && cp <= 0x202E) && !(cp >= 0x2066 && cp <= 0x2069));
+        i += len;
+    }
+}
+
+/* Checks and drops what is queued for c, as the flush would have written it. */
+static void drain(struct nt_conn *c)
+{
+    while (c->q_len > 0) {
+        struct nt_msg *msg = c->q[c->q_head];
+        check_output(msg->data, msg->len);
+        c->q_head = (c->q_head + 1) & (c->q_cap - 1);
+        c->q_len--;
+        c->q_bytes -= msg->len;
+        nt_msg_unref(msg);
+    }
+}
+
+static struct nt_conn *open_client(int i)
+{
+    static const char *const ips[CLIENTS] = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.1"};
+    struct nt_conn *c = nt_conn_new_detached(srv, ips[i]);
+    c->is_counted = true;
+    srv->n_clients++;
+    nt_chat_start(c);
+    return c;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    setup_once();
+    struct nt_conn *clients[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++)
+        clients[i] = open_client(i);
+
+    size_t pos = 0;
+    while (pos < size) {
+        uint8_t op = data[pos++];
+        struct nt_conn *c = clients[op & 3];
+        switch ((op >> 2) & 3) {
+        case 0:
+        case 1: {
+            size_t n = pos < size ? data[pos++] : 0;
+            if (n > size - pos)
+                n = size - pos;
+            if (c->state < NT_CONN_LINGER)
+                nt_conn_input(c, (const char *)data + pos, n);
+            pos += n;
+            break;
+        }
+        case 2:
+            if (c->state < NT_CONN_LINGER)
+                nt_conn_end_of_input(c);
+            break;
+        default:
+            /* A closed client's slot is reused; the closed one is freed at the end. */
+            if (c->state >= NT_CONN_LINGER) {
+                drain(c);
+                nt_conn_close(c, "quit");
+                clients[op & 3] = open_client(op & 3);
+            }
+            break;
+        }
+        for (struct nt_list *node = srv->conns.next; node != &srv->conns; node = node->next)
+            drain(NT_CONTAINER_OF(node, struct nt_conn, all_link));
+    }
+
+    for (struct nt_list *node = srv->conns.next; node != &srv->conns; node = node->next) {
+        struct nt_conn *c = NT_CONTAINER_OF(node, struct nt_conn, all_link);
+        drain(c);
+        nt_conn_close(c, "error");
+    }
+    /* The close callbacks free every conn; nothing is flushed, since no conn is left dirty. */
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK(srv->n_conns == 0 && srv->hub.n_members == 0 && srv->hub.n_rooms == 0);
+    return 0;
+}
