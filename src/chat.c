@@ -17,8 +17,7 @@
 
 /* Lists in replies (/who, /rooms) stop after this many entries, so that no reply can come near
  * --max-output and get its asker dropped as too slow. */
-#define LIST_MAX          100
-#define MAX_OPER_FAILURES 3
+#define LIST_MAX 100
 
 /* A growable string for building reply lines. */
 struct sbuf {
@@ -293,7 +292,7 @@ static bool check_word(struct nt_conn *c, const char *arg, size_t len, const cha
     if (strcmp(what, "Name") == 0)
         reply(c, "%s", why);
     else
-        reply(c, "%s n%s", what, why + 1);
+        reply(c, "%s n%s", what, why + 1); /* what is "Room": "Room name cannot ..." */
     return false;
 }
 
@@ -356,7 +355,7 @@ static void cmd_join(struct nt_conn *c, const char *arg, size_t len)
         usage(c, NT_CMD_JOIN);
         return;
     }
-    if (!check_word(c, arg, len, "Room name"))
+    if (!check_word(c, arg, len, "Room"))
         return;
     struct nt_room *to = nt_hub_find(&srv->hub, arg, len);
     if (to == c->room) {
@@ -522,6 +521,11 @@ static void command(struct nt_conn *c, const struct nt_command *cmd)
     }
     const char *arg = cmd->arg;
     size_t len = cmd->arg_len;
+    bool takes_no_arg = cmd->id == NT_CMD_HELP || cmd->id == NT_CMD_ROOMS || cmd->id == NT_CMD_BANS;
+    if ((takes_no_arg && len > 0) || (cmd->id == NT_CMD_OPER && len == 0)) {
+        usage(c, cmd->id);
+        return;
+    }
     switch (cmd->id) {
     case NT_CMD_HELP:
         cmd_help(c);

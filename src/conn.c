@@ -130,7 +130,8 @@ void nt_conn_input(struct nt_conn *c, const char *in, size_t in_len)
 {
     bool paced = is_paced(c);
     while (in_len > 0 && c->state < NT_CONN_LINGER) {
-        if (paced && c->tokens < 1000) {
+        if (paced) {
+            /* Refilled at every line: a bucket left full while idle must not bank the time. */
             refill(c);
             if (c->tokens < 1000) {
                 if (c->backlog == NULL) {
