@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* conn.c - one client: read -> framer -> chat; its send queue; the close state machine. */
+/* struct tcp_info and the TCP_* states are glibc extensions. */
+#define _DEFAULT_SOURCE
 #include "conn.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +17,8 @@
 /* writev() takes at most IOV_MAX (1024) buffers; libuv splits larger writes itself, but a batch
  * of this size already amortises the system call. */
 #define IOV_BATCH 1024
+/* Slots of a new send ring (a power of two); rings grow by doubling. */
+#define RING_MIN 8
 
 static void format_peer(const struct sockaddr_storage *ss, char *out, size_t size)
 {
@@ -198,10 +205,33 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     nt_conn_input(c, buf->base, (size_t)nread);
 }
 
+/*
+ * Whether the peer has closed or reset the connection. A paced conn is not read, so its EOF would
+ * wait behind everything still unread; the kernel's TCP state knows at once (CLOSE_WAIT: FIN
+ * received; CLOSE: reset).
+ */
+static bool peer_is_gone(const struct nt_conn *c)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0)
+        return false;
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0)
+        return false;
+    return info.tcpi_state == TCP_CLOSE_WAIT || info.tcpi_state == TCP_CLOSE;
+}
+
 void nt_conn_unthrottle(struct nt_conn *c)
 {
     if (c->state >= NT_CONN_LINGER || c->backlog == NULL)
         return;
+    if (peer_is_gone(c)) {
+        /* Nobody is left to pace: what was not yet taken from it is dropped, and it leaves now
+         * instead of holding its slot for as long as its backlog would take (§7.9). */
+        nt_conn_goodbye(c, NULL, "quit");
+        return;
+    }
     /* nt_conn_input() keeps the backlog while it runs dry again, or frees it when done. */
     nt_conn_input(c, c->backlog + c->backlog_off, c->backlog_len - c->backlog_off);
     if (c->backlog == NULL && c->state < NT_CONN_LINGER)
@@ -224,7 +254,7 @@ size_t nt_conn_pending(const struct nt_conn *c)
 static void push(struct nt_conn *c, struct nt_msg *msg)
 {
     if (c->q_len == c->q_cap) {
-        uint32_t cap = c->q_cap ? c->q_cap * 2 : 8;
+        uint32_t cap = c->q_cap ? c->q_cap * 2 : RING_MIN;
         struct nt_msg **q = nt_xmalloc(cap * sizeof(struct nt_msg *));
         for (uint32_t i = 0; i < c->q_len; i++)
             q[i] = c->q[(c->q_head + i) & (c->q_cap - 1)];
@@ -411,6 +441,20 @@ static unsigned fill_bufs(const struct nt_conn *c, uv_buf_t *bufs)
     return n;
 }
 
+/*
+ * A ring that grew for a burst (a join storm queues thousands of notices) goes back to its first
+ * size once empty, so that an idle client costs its few hundred bytes, not its busiest moment.
+ */
+static void shrink_if_empty(struct nt_conn *c)
+{
+    if (c->q_len == 0 && c->q_cap > RING_MIN) {
+        free(c->q);
+        c->q = NULL;
+        c->q_cap = 0;
+        c->q_head = 0;
+    }
+}
+
 /* Drops the first `written` bytes of the ring. */
 static void consume(struct nt_conn *c, size_t written)
 {
@@ -449,6 +493,7 @@ void nt_conn_flush(struct nt_conn *c)
         if ((size_t)rc < offered)
             break; /* the socket is full */
     }
+    shrink_if_empty(c);
     if (c->q_len > 0) {
         /* One uv_write for the rest: libuv 1.44 completes one request per wake-up, so one it is.
          * The request owns the refs it writes until on_write. */
@@ -463,6 +508,7 @@ void nt_conn_flush(struct nt_conn *c)
             c->q_off = 0;
         }
         c->n_inflight = n;
+        shrink_if_empty(c);
         c->wreq = nt_xmalloc(sizeof(*c->wreq));
         int rc = uv_write(c->wreq, (uv_stream_t *)&c->tcp, bufs, n, on_write);
         if (rc != 0) {

@@ -103,7 +103,12 @@ size_t nt_names_fold(const char *name, size_t len, char *out)
 {
     const unsigned char *s = (const unsigned char *)name;
     size_t o = 0;
-    for (size_t i = 0; i < len && o + 4 <= NT_NAME_MAX_BYTES;) {
+    for (size_t i = 0; i < len;) {
+        if (o + 4 > NT_NAME_MAX_BYTES) {
+            /* Longer than any name: cutting it would make it equal to a name it is not. */
+            out[o] = '\0';
+            return NT_NAME_FOLD_TOO_LONG;
+        }
         uint32_t cp;
         i += nt_text_utf8_decode(s + i, len - i, &cp);
         if (cp == UINT32_MAX)
@@ -203,6 +208,8 @@ int nt_names_add(struct nt_names *reg, const char *name, size_t len, void *owner
 {
     char key[NT_NAME_MAX_BYTES + 1];
     size_t klen = nt_names_fold(name, len, key);
+    if (klen == NT_NAME_FOLD_TOO_LONG)
+        return -EINVAL;
     uint64_t h = hash_key(key, klen);
     if (lookup(reg, key, h) != NULL)
         return -EEXIST;
@@ -215,6 +222,8 @@ void *nt_names_remove(struct nt_names *reg, const char *name, size_t len)
 {
     char key[NT_NAME_MAX_BYTES + 1];
     size_t klen = nt_names_fold(name, len, key);
+    if (klen == NT_NAME_FOLD_TOO_LONG)
+        return NULL;
     struct nt_name_slot *slot = lookup(reg, key, hash_key(key, klen));
     if (slot == NULL)
         return NULL;
@@ -230,6 +239,8 @@ void *nt_names_find(const struct nt_names *reg, const char *name, size_t len)
 {
     char key[NT_NAME_MAX_BYTES + 1];
     size_t klen = nt_names_fold(name, len, key);
+    if (klen == NT_NAME_FOLD_TOO_LONG)
+        return NULL;
     struct nt_name_slot *slot = lookup(reg, key, hash_key(key, klen));
     return slot ? slot->owner : NULL;
 }

@@ -27,10 +27,14 @@ enum nt_name_check nt_names_check(const char *name, size_t len);
 /* The reply line for a refused name (PROTOCOL.md §2.3), without LF; NULL for NT_NAME_OK. */
 const char *nt_names_check_message(enum nt_name_check check);
 
+/* nt_names_fold()'s answer for a string whose folded form does not fit: longer than any name. */
+#define NT_NAME_FOLD_TOO_LONG ((size_t)-1)
+
 /*
- * Writes the case-folded form of a valid name (nt_names_check() == NT_NAME_OK) to out, which holds
- * NT_NAME_MAX_BYTES + 1 bytes, NUL-terminated. Returns its length. Folding is Unicode simple case
- * folding as glibc's C.UTF-8 tables give it (towlower(towupper(c))).
+ * Writes the case-folded form of name to out, which holds NT_NAME_MAX_BYTES + 1 bytes,
+ * NUL-terminated. Returns its length, or NT_NAME_FOLD_TOO_LONG when it would not fit (so it is no
+ * valid name; the registry then finds nothing, and refuses to add it with -EINVAL). Folding is
+ * Unicode simple case folding as glibc's C.UTF-8 tables give it (towlower(towupper(c))).
  */
 size_t nt_names_fold(const char *name, size_t len, char *out);
 
@@ -47,7 +51,7 @@ void nt_names_init(struct nt_names *reg);
 void nt_names_fini(struct nt_names *reg);
 
 /* Registers the valid name for owner. Returns 0, or -EEXIST (== UV_EEXIST) when its folded form is
- * taken; the registry is unchanged then. */
+ * taken, or -EINVAL when it is too long to fold; the registry is unchanged then. */
 int nt_names_add(struct nt_names *reg, const char *name, size_t len, void *owner);
 
 /* Removes the name; returns its owner, or NULL when it was not registered. */

@@ -18,6 +18,7 @@
 #define NT_LINGER_MS         2000
 #define NT_SHUTDOWN_FLUSH_MS 5000
 #define NT_MAX_NAME_ATTEMPTS 5
+#define NT_TRIM_INTERVAL_MS  2000
 /* Descriptors that are not conns: stdio, listeners, the loop's epoll, signal and reserve fds. */
 #define NT_FD_MARGIN 16
 
@@ -32,6 +33,7 @@ struct nt_server {
     uv_check_t flush_check; /* flushes dirty conns once per loop iteration */
     uv_idle_t flush_idle;   /* active while conns are dirty, so the poll does not block */
     uv_timer_t shutdown_timer;
+    uv_timer_t trim_timer; /* gives freed heap pages back to the system (server.c) */
     struct nt_timeouts timeouts;
     struct nt_hub hub;
     struct nt_names names;     /* name -> struct nt_conn (borrowed) */

@@ -685,9 +685,32 @@ static void test_registry_fini_and_reuse(void **state)
     nt_names_fini(&reg);
 }
 
+/* A string longer than any name folds to nothing rather than to a name it is not: 33 four-byte
+ * characters must not find the name of 32 (found by fuzz_names). */
+static void test_fold_too_long_finds_nothing(void **state)
+{
+    (void)state;
+    char name32[32 * 4], name33[33 * 4], out[NT_NAME_MAX_BYTES + 1];
+    for (int i = 0; i < 33; i++)
+        memcpy((i < 32 ? name32 + i * 4 : name33 + i * 4), "\xf0\x9f\x98\x80", 4);
+    memcpy(name33, name32, sizeof(name32));
+    assert_int_equal(nt_names_fold(name32, sizeof(name32), out), sizeof(name32));
+    assert_true(nt_names_fold(name33, sizeof(name33), out) == NT_NAME_FOLD_TOO_LONG);
+    struct nt_names reg;
+    nt_names_init(&reg);
+    int owner;
+    assert_int_equal(nt_names_add(&reg, name32, sizeof(name32), &owner), 0);
+    assert_null(nt_names_find(&reg, name33, sizeof(name33)));
+    assert_null(nt_names_remove(&reg, name33, sizeof(name33)));
+    assert_int_equal(nt_names_add(&reg, name33, sizeof(name33), &owner), -EINVAL);
+    assert_ptr_equal(nt_names_find(&reg, name32, sizeof(name32)), &owner);
+    nt_names_fini(&reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fold_too_long_finds_nothing),
         cmocka_unit_test(test_check_ok),
         cmocka_unit_test(test_check_empty),
         cmocka_unit_test(test_check_length_in_code_points),
