@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* conn.c - one client: read -> framer -> chat; its send queue; the close state machine. */
 /* struct tcp_info and the TCP_* states are glibc extensions. */
-#define _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* NOLINT(bugprone-reserved-identifier): a glibc feature macro */
 #include "conn.h"
 
 #include <netinet/in.h>
@@ -135,6 +135,7 @@ static void refill(struct nt_conn *c)
  */
 void nt_conn_input(struct nt_conn *c, const char *in, size_t in_len)
 {
+    NT_ASSERT(in != NULL || in_len == 0);
     bool paced = is_paced(c);
     while (in_len > 0 && c->state < NT_CONN_LINGER) {
         if (paced) {
