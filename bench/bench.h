@@ -126,6 +126,7 @@ struct nt_conn {
     bool is_paused;  /* stalled and not reading now */
     bool is_cut;     /* the server closed it or said goodbye */
     bool want_out;   /* EPOLLOUT registered */
+    bool in_burst;   /* counted in the worker's connections not yet answered by the server */
     uint32_t idx;    /* receiver or sender number */
     uint32_t carry_len, carry_cap;
     char *carry; /* owned: the start of an incomplete frame */
@@ -150,6 +151,8 @@ struct nt_worker {
 
     struct nt_conn *conns; /* owned: receivers first, then senders */
     uint32_t n_conns, n_recv, n_active;
+    /* Set-up: the next connection to open; how many are open but not yet answered by the server
+     * (so maybe not even accepted), and the most allowed. */
     uint32_t next_connect, connecting, max_connecting;
 
     uint32_t *acks; /* owned, [n_track * ring]: receipts by this worker's active receivers */

@@ -59,8 +59,15 @@ static const struct opt table[] = {
      "I/O threads; connections are spread over them"},
     {"sources", OPT_COUNT, offsetof(struct nt_options, sources), RANGE(1, 250), "N", "auto",
      "source addresses 127.0.0.2..N+1 (auto: one per 25,000 connections; 127.0.0.1 if one)"},
+    {"connect-burst", OPT_COUNT, offsetof(struct nt_options, connect_burst), RANGE(1, 4096), "N",
+     "256",
+     "connections waiting for the server's first answer at once; keep it below the "
+     "server's listen backlog (asyncio: 100)"},
     {"setup-timeout", OPT_SECONDS, offsetof(struct nt_options, setup_timeout), RANGE(1, 3600),
      "SECONDS", "auto", "limit on connecting and joining (auto: 20 + 5 ms per connection)"},
+    {"settle", OPT_SECONDS, offsetof(struct nt_options, settle), RANGE(0, 600), "SECONDS", "3",
+     "connections mode: idle time before the RSS sample (Redis frees idle clients' buffers "
+     "after 2 s)"},
     {"channel", OPT_STRING, FIELD(channel), 0, "NAME", "natter-bench",
      "Redis channel / NATS subject"},
     {"json", OPT_FLAG, offsetof(struct nt_options, json), 0, 0, NULL, "off",
@@ -97,6 +104,8 @@ static void defaults(struct nt_options *o)
     o->stalled = 1;
     o->stalled_rcvbuf = 4096;
     o->workers = 1;
+    o->settle = 3;
+    o->connect_burst = 256;
     snprintf(o->channel, sizeof(o->channel), "natter-bench");
 }
 

@@ -26,8 +26,10 @@ struct nt_options {
     uint64_t stalled_rcvbuf;
     uint64_t server_pid; /* 0 = no server sampling */
     uint64_t workers;
-    uint64_t sources;     /* 0 = automatic */
+    uint64_t sources; /* 0 = automatic */
+    uint64_t connect_burst;
     double setup_timeout; /* 0 = automatic */
+    double settle;        /* connections mode: wait before sampling RSS */
     char channel[64];
     bool json;
     bool quiet;

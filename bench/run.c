@@ -448,8 +448,9 @@ static int run_connections(struct nt_bench *b, struct ctl *ctl, const char *mark
                            struct nt_result *res)
 {
     const struct nt_options *o = b->opt;
-    /* Let the server finish writing and freeing what the joins left behind. */
-    sleep_until(nt_now_ns() + 500 * NS_PER_MS);
+    /* Let the server finish writing and freeing what the joins left behind: servers shrink
+     * the buffers of idle clients after a while (Redis: query buffers idle for 2 s). */
+    sleep_until(nt_now_ns() + (uint64_t)(o->settle * 1e9));
     if (o->server_pid) {
         if (nt_proc_rss_kib((pid_t)o->server_pid, &res->rss_kib) == 0) {
             res->rss_per_conn_kib =
@@ -713,8 +714,8 @@ int nt_run(const struct nt_options *o, struct nt_result *res)
     uint64_t conns = o->receivers + (o->mode == NT_MODE_CONNECTIONS ? 1 : o->senders) + 1;
     double setup = o->setup_timeout > 0 ? o->setup_timeout : 20.0 + 0.005 * (double)conns;
     /* The hard deadline: nothing below can take longer, but a bug or a wedged kernel could. */
-    double hard =
-        setup + o->warmup + o->duration + (double)DRAIN_NS / 1e9 + 30 + (double)o->receivers * 1e-4;
+    double hard = setup + o->warmup + o->duration + o->settle + (double)DRAIN_NS / 1e9 + 30 +
+                  (double)o->receivers * 1e-4;
     signal(SIGALRM, on_alarm);
     alarm((unsigned)hard + 1);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* worker.c - one I/O thread: its connections, an epoll loop, the senders and the receive path. */
+/* worker.c - one I/O thread: its connections, an epoll loop, the senders and the receive path.
+ * The three protocols' parsers live here too, next to the per-delivery code they call. */
 
 /* Linux only: epoll, eventfd, IP_BIND_ADDRESS_NO_PORT, prctl. */
 #define _GNU_SOURCE
@@ -75,10 +76,9 @@ static void excerpt(char *out, size_t size, const char *p, size_t len)
     out[o < size ? o : size - 1] = '\0';
 }
 
-static void conn_label(const struct nt_bench *b, const struct nt_conn *c, char *out, size_t size)
+static void conn_label(const struct nt_conn *c, char *out, size_t size)
 {
     snprintf(out, size, "%s%u", c->role == NT_ROLE_RECV ? "receiver " : "sender ", c->idx);
-    (void)b;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -99,6 +99,19 @@ static bool is_setup(const struct nt_conn *c)
     return c->state < NT_ST_READY;
 }
 
+/* The server answered c (prompt, INFO, subscribe reply), so it accepted it: c leaves the
+ * connect burst. A server accepts from a queue of its listen backlog (100 in asyncio, 511 in
+ * natter and Redis); a connection that overflows it looks established to us but is never
+ * answered, so at most --connect-burst connections wait for an answer at once. More at once
+ * also lets a chat server batch the join notices. */
+static void answered(struct nt_worker *w, struct nt_conn *c)
+{
+    if (c->in_burst) {
+        c->in_burst = false;
+        w->connecting--;
+    }
+}
+
 /* Closes c's socket; a connection still in its handshake frees its slot in the connect burst. */
 static void drop(struct nt_worker *w, struct nt_conn *c)
 {
@@ -106,8 +119,7 @@ static void drop(struct nt_worker *w, struct nt_conn *c)
         close(c->fd); /* also leaves the epoll set */
         c->fd = -1;
     }
-    if ((c->state == NT_ST_CONNECTING || c->state == NT_ST_HELLO) && w->connecting > 0)
-        w->connecting--;
+    answered(w, c);
     c->state = NT_ST_DEAD;
     if (!c->is_cut) {
         c->is_cut = true;
@@ -124,7 +136,7 @@ static void conn_lost(struct nt_worker *w, struct nt_conn *c, int err)
     drop(w, c);
     if (setup) {
         char label[32];
-        conn_label(b, c, label, sizeof(label));
+        conn_label(c, label, sizeof(label));
         nt_bench_fail(b, "%s: connection %s during setup%s%s", label,
                       err ? "failed" : "closed by the server", err ? ": " : "",
                       err ? strerror(err) : "");
@@ -137,7 +149,7 @@ static void setup_error(struct nt_worker *w, struct nt_conn *c, const char *what
                         size_t len)
 {
     char label[32], text[200];
-    conn_label(w->b, c, label, sizeof(label));
+    conn_label(c, label, sizeof(label));
     excerpt(text, sizeof(text), p, len < 120 ? len : 120);
     nt_bench_fail(w->b, "%s: %s: \"%s\"", label, what, text);
     drop(w, c);
@@ -214,8 +226,6 @@ static int send_small(struct nt_worker *w, struct nt_conn *c, const char *p, siz
 /* The connection finished its part of the handshake (sent its name or subscription). */
 static void mark_named(struct nt_worker *w, struct nt_conn *c)
 {
-    if (w->connecting > 0)
-        w->connecting--;
     atomic_store_explicit(&w->p_named, atomic_load_explicit(&w->p_named, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     (void)c;
@@ -223,6 +233,7 @@ static void mark_named(struct nt_worker *w, struct nt_conn *c)
 
 static void mark_ready(struct nt_worker *w, struct nt_conn *c)
 {
+    answered(w, c);
     c->state = NT_ST_READY;
     atomic_store_explicit(&w->p_ready, atomic_load_explicit(&w->p_ready, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -285,6 +296,7 @@ static void start_connects(struct nt_worker *w)
         struct nt_conn *c = &w->conns[w->next_connect++];
         if (open_conn(w, c) != 0)
             return;
+        c->in_burst = true;
         w->connecting++;
     }
 }
@@ -520,6 +532,7 @@ static size_t parse_natter(struct nt_worker *w, struct nt_conn *c, const char *p
         if (len < pl)
             return 0;
         s += pl;
+        answered(w, c);
         char name[NT_NAME_MAX + 2];
         natter_name(w->b, c, name, sizeof(name) - 1);
         size_t nl = strlen(name);
@@ -808,6 +821,7 @@ static size_t parse_nats(struct nt_worker *w, struct nt_conn *c, const char *p, 
                 mark_ready(w, c);
         } else if (starts(line, ll, "INFO")) {
             if (c->state == NT_ST_HELLO) {
+                answered(w, c);
                 c->state = NT_ST_JOINING;
                 mark_named(w, c);
                 if (c->role == NT_ROLE_RECV)
@@ -1223,7 +1237,8 @@ int nt_worker_init(struct nt_worker *w, struct nt_bench *b, uint32_t id)
         c->idx = s;
         b->snd[s].owner = id;
     }
-    w->max_connecting = 256 / nw > 16 ? 256 / nw : 16;
+    uint32_t burst = (uint32_t)b->opt->connect_burst;
+    w->max_connecting = burst / nw > 1 ? burst / nw : 1;
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (w->epfd < 0)
         return -errno;

@@ -100,7 +100,8 @@ def test_latency_mode_keeps_the_schedule(server):
 
 
 def test_connections_mode_every_client_gets_the_broadcast(server):
-    rc, r, out, err = bench(*run_args(server, "--mode", "connections", "--receivers", 200))
+    rc, r, out, err = bench(*run_args(server, "--mode", "connections", "--receivers", 200,
+                                      "--settle", 0.2))
     assert_clean(rc, r, out, err)
     assert r["bcast_received"] == 200 == r["total_deliveries"]
     assert r["rss_per_conn_kib"] is not None
