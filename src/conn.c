@@ -477,6 +477,25 @@ void nt_conn_flush(struct nt_conn *c)
     if (c->state == NT_CONN_CLOSING || c->wreq != NULL)
         return; /* on_write marks c dirty again when the write in flight is done */
     uv_buf_t bufs[IOV_BATCH];
+    if (c->q_len > 1 && c->q_bytes <= sizeof(c->srv->flat)) {
+        /* Several short messages: one copy into a flat buffer and a plain write() costs less
+         * than handing the kernel an iovec of references (docs/PERFORMANCE.md: 7-20% less CPU
+         * per delivery). Whatever the kernel does not take goes the iovec way below. */
+        unsigned n = fill_bufs(c, bufs);
+        size_t flat_len = 0;
+        for (unsigned i = 0; i < n; i++) {
+            memcpy(c->srv->flat + flat_len, bufs[i].base, bufs[i].len);
+            flat_len += bufs[i].len;
+        }
+        uv_buf_t flat = uv_buf_init(c->srv->flat, (unsigned)flat_len);
+        int rc = uv_try_write((uv_stream_t *)&c->tcp, &flat, 1);
+        if (rc < 0 && rc != UV_EAGAIN) {
+            nt_conn_close(c, "error");
+            return;
+        }
+        if (rc > 0)
+            consume(c, (size_t)rc);
+    }
     while (c->q_len > 0) {
         /* First try to write synchronously: no request, no refs held past this call. */
         unsigned n = fill_bufs(c, bufs);

@@ -14,7 +14,9 @@
 #include "timeouts.h"
 #include "util.h"
 
-#define NT_READ_BUF_SIZE     (64 * 1024)
+#define NT_READ_BUF_SIZE (64 * 1024)
+/* A flush copies a conn's queued messages into one buffer when they fit in this much. */
+#define NT_FLAT_SIZE         (16 * 1024)
 #define NT_LINGER_MS         2000
 #define NT_SHUTDOWN_FLUSH_MS 5000
 #define NT_MAX_NAME_ATTEMPTS 5
@@ -53,6 +55,7 @@ struct nt_server {
     char *scratch;         /* owned: NT_TEXT_SANITIZED_MAX(max_line) bytes for sanitizing */
     char read_buf[NT_READ_BUF_SIZE]; /* one read buffer for every conn: reads are handled
                                         synchronously, so no two are live at once */
+    char flat[NT_FLAT_SIZE]; /* one write staging buffer: a flush copies short messages here */
 };
 
 /*
