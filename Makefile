@@ -1,10 +1,24 @@
 # The two front-door commands. Everything else is CMake (CMakePresets.json).
 #   make run    install what is missing, build, run the chat server on 127.0.0.1:8888
-#   make test   install what is missing, build, run every test, then again under ASan+UBSan
+#   make test   install what is missing, build, run every test, then again under ASan+UBSan,
+#               then the fuzzers briefly and a 60 s soak (docs/SECURITY.md)
+# The long versions (docs/SECURITY.md):
+#   make fuzz           each libFuzzer harness for FUZZ_SECONDS (default 60)
+#   make fuzz-merge     fold what `make fuzz` found into the seed corpora in tests/fuzz/corpus
+#   make soak           the soak against the ASan build for SOAK_SECONDS (default 600)
+#   make test-long      the hostile-client and resource tests at full size (release build)
+#   make test-valgrind  the integration suite under valgrind memcheck (release build)
 PYTEST := /usr/bin/python3 -m pytest -q -p no:cacheprovider
 ARGS ?=
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 600
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	--show-leak-kinds=definite
 
-.PHONY: run test build build-asan test-release test-asan clean
+.PHONY: run test build build-asan test-release test-asan clean build-fuzz fuzz fuzz-merge \
+	test-fuzz soak test-soak test-long test-valgrind lint
 
 run: build
 	./build/natter $(ARGS)
@@ -19,7 +33,7 @@ build-asan:
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan
 
-test: test-release test-asan
+test: test-release lint test-asan test-fuzz test-soak
 
 test-release:
 	./scripts/install-deps.sh test
@@ -34,5 +48,43 @@ test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PYTEST) tests/integration
 
+# Fuzzing (tests/fuzz): clang + libFuzzer, in build-fuzz/.
+build-fuzz:
+	./scripts/install-deps.sh test fuzz
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz
+
+test-fuzz: build-fuzz
+	tests/fuzz/run.sh build-fuzz 5
+
+fuzz: build-fuzz
+	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+fuzz-merge: build-fuzz
+	for bin in build-fuzz/tests/fuzz/fuzz_*; do \
+	  name=$${bin##*/fuzz_}; mkdir -p build-fuzz/fuzz-work/corpus/$$name; \
+	  $$bin -merge=1 tests/fuzz/corpus/$$name build-fuzz/fuzz-work/corpus/$$name || exit 1; \
+	done
+
+# The soak (tests/soak/soak.py) against the ASan build: LeakSanitizer checks at natter's exit.
+test-soak: build-asan
+	$(ASAN_ENV) /usr/bin/python3 tests/soak/soak.py --bin $(CURDIR)/build-asan/natter --seconds 60
+
+soak: build-asan
+	$(ASAN_ENV) /usr/bin/python3 tests/soak/soak.py --bin $(CURDIR)/build-asan/natter \
+	  --seconds $(SOAK_SECONDS) --report build-asan/soak-report.json
+
+test-long: build
+	NATTER_BIN=$(CURDIR)/build/natter NATTER_LONG=1 \
+	$(PYTEST) tests/integration/test_hostile.py tests/integration/test_resources.py
+
+test-valgrind: build
+	NATTER_BIN=$(CURDIR)/build/natter NATTER_WRAPPER="$(VALGRIND)" NATTER_TIMEOUT_SCALE=8 \
+	$(PYTEST) tests/integration
+
+# Static analysis of src/ (clang-tidy, cppcheck, clang-format), warnings as errors.
+lint: build
+	./scripts/lint.sh build
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

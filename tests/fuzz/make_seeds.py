@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""Writes the hand-made seed inputs, tests/fuzz/corpus/<harness>/seed-*. Run it again after
+changing a harness's input format; inputs libFuzzer found (named by their SHA-1) stay."""
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+IAC, SB, SE, NOP = b"\xff", b"\xfa", b"\xf0", b"\xf1"
+WILL, WONT, DO, DONT = b"\xfb", b"\xfc", b"\xfd", b"\xfe"
+
+
+def framer(strip, max_line_sel, chunk_sel, stream):
+    # fuzz_framer.c: [flags: bit 0 strip_iac, bits 1-3 chunk size], [max_line], [seed hi, lo]
+    return bytes([(1 if strip else 0) | (chunk_sel << 1), max_line_sel, 0x12, 0x34]) + stream
+
+
+SEEDS = {
+    "framer": {
+        "lines": framer(True, 250, 7, b"hello\nworld\n"),
+        "crlf": framer(True, 250, 0, b"Alice\r\nhi there\r\n\r\n"),
+        "cr-inside": framer(False, 250, 3, b"a\rb\n\r\r\n"),
+        "partial-at-end": framer(True, 250, 2, b"one\ntwo"),
+        "cr-at-end": framer(True, 4, 1, b"abcd\r"),
+        "over-long": framer(True, 3, 1, b"abcd\nabc\r\nab\nabcdefgh"),
+        "over-long-cr": framer(False, 3, 4, b"abc\r\r\nabc\rx\nabc\r\n"),
+        "max-line-1": framer(True, 255, 0, b"\n\r\nx\nxy\n"),
+        "iac-iac": framer(True, 250, 1, b"caf" + IAC + IAC + b"\n"),
+        "iac-options": framer(True, 250, 2, IAC + WILL + b"\x01" + IAC + DO + b"\x03Bob\r\n"),
+        "iac-nop-before-lf": framer(True, 250, 3, b"x" + IAC + NOP + b"\n" + IAC + NOP + b"\n"),
+        "iac-sb": framer(True, 250, 4, IAC + SB + b"\x18\x00xterm" + IAC + SE + b"name\n"),
+        "iac-sb-escaped": framer(True, 250, 5,
+                                 IAC + SB + b"\x01" + IAC + IAC + b"\n" + IAC + SE + b"ok\n"),
+        "iac-sb-too-long": framer(True, 250, 6, IAC + SB + b"y" * 70 + b"\nafter\n"),
+        "iac-at-end": framer(True, 250, 0, b"abc" + IAC),
+        "iac-in-echo-mode": framer(False, 250, 1, IAC + WILL + b"\x01line\n"),
+        "iac-in-over-long": framer(True, 2, 2, b"abc" + IAC + WILL + b"\x01def\nok\n"),
+        "nul-bytes": framer(True, 16, 3, b"\x00\x00\n\x00a\x00\n"),
+        "big-max-line": framer(True, 230, 7, b"x" * 300 + b"\n" + b"y" * 5000 + b"\nz\n"),
+    },
+    "text": {
+        "ascii": b"Hello, world!",
+        "utf8": "Grüße, Σοφία, 日本語, 🙂".encode(),
+        "tab-del": b"a\tb\x7fc",
+        "c0": bytes(range(0x20)) + b"end",
+        "overlong": b"\xc0\x80 \xe0\x80\x80 \xf0\x80\x80\x80",
+        "surrogate": b"\xed\xa0\x80\xed\xbf\xbf",
+        "above-10ffff": b"\xf4\x90\x80\x80\xf5\x80",
+        "truncated": b"\xe2\x82 \xf0\x9f\x99",
+        "lone-continuation": b"\x80\xbf\xfe\xff",
+        "csi": b"\x1b[31mred\x1b[0m \x1b[2J\x1b[H",
+        "osc-bel": b"\x1b]0;title\x07after",
+        "osc-st": b"\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\",
+        "dcs-apc": b"\x1bPq#0\x1b\\\x1b_apc\x1b\\\x1bXsos\x1b\\\x1b^pm\x1b\\",
+        "esc-charset": b"\x1b(B\x1b)0\x1b#8\x1bc\x1b7x\x1b8",
+        "c1-forms": "\u009b31m\u009d0;t\u009c\u0090q\u009c\u0085x".encode(),
+        "bidi": "a\u202eb\u2066c\u2069d\u200fe\ufefff".encode(),
+        "esc-cut": b"\x1b[",
+        "esc-in-string": b"\x1b]0;a\x1b[1mb",
+        "spaces": b"  \t\r\n\x0b\x0c x \x0c\x0b\n\r\t ",
+        "invalid-in-csi": b"\x1b[1\xff2m",
+    },
+    "names": {
+        "add-find-remove": b"\x00Alice\n\x00alice\n\x02ALICE\n\x03aLiCe\n\x02Alice\n",
+        "greek": "\x00Σοφία\n\x00σοφία\n\x02ΣΟΦΊΑ\n\x03σοφία\n".encode(),
+        "sigma-kelvin": "\x00ς\n\x00σ\n\x00\u212a\n\x00k\n\x02K\n".encode(),
+        "fold-grows": ("\x00" + "\u023a" * 32 + "\n\x02" + "\u2c65" * 32 + "\n").encode(),
+        "refused": b"\x00\n\x00   \n\x00a b\n\x00a\x01b\n\x00/nick\n\x00*x\n\x00#x\n\x00\xff\n",
+        "too-long": b"\x00" + b"x" * 33 + b"\n\x00" + b"x" * 32 + b"\n\x02" + b"X" * 32 + b"\n",
+        # 32 four-byte characters fill NT_NAME_MAX_BYTES; a 33rd used to be cut off by the fold,
+        # so looking up the 33-character name found the 32-character one.
+        "regression-fold-truncation":
+            ("\x00" + "\U0001f600" * 32 + "\n\x02" + "\U0001f600" * 33 + "\n").encode(),
+        "unicode-spaces": "\x00a\u00a0b\n\x00a\u3000b\n\x00a\u2028b\n\x00\u0085x\n".encode(),
+        "bidi-bom": "\x00a\u202eb\n\x00\ufeffx\n\x00\ufffdx\n".encode(),
+        "trimmed": b"\x00  Bob \r\n\x02bob\n\x03 BOB\t\n",
+        "many": b"".join(b"\x00user%d\n" % i for i in range(40)) +
+                b"".join(b"\x03user%d\n" % i for i in range(0, 40, 3)) +
+                b"".join(b"\x02USER%d\n" % i for i in range(40)),
+    },
+    "config": {
+        "listen-v4": b"\x00127.0.0.1:8888",
+        "listen-v6": b"\x00[::1]:0",
+        "listen-v6-mapped": b"\x00[::ffff:127.0.0.1]:65535",
+        "listen-no-port": b"\x00127.0.0.1",
+        "listen-bad-port": b"\x00127.0.0.1:65536",
+        "listen-v6-no-brackets": b"\x00::1:80",
+        "listen-v6-no-close": b"\x00[::1:80",
+        "listen-name": b"\x00localhost:80",
+        "listen-sign": b"\x00127.0.0.1:+80",
+        "argv-defaults": b"\x01",
+        "argv-all": b"\x01" + b"\x00".join([
+            b"--listen", b"127.0.0.1:0", b"-l[::1]:0", b"--echo", b"--idle-timeout", b"0.25",
+            b"--name-timeout=60", b"--max-clients", b"100", b"--max-line=512",
+            b"--max-output", b"65536", b"--sndbuf", b"4096", b"--log-level", b"debug",
+            b"--log-messages", b"--history", b"100", b"--rate=5", b"--burst", b"10",
+            b"--max-per-ip", b"4", b"--no-loopback-exempt", b"--oper-password-file", b"/dev/null"]),
+        "argv-errors": b"\x01" + b"\x00".join([
+            b"--max-line", b"0", b"--idle-timeout", b"-1", b"--max-output", b"1k", b"--nope",
+            b"stray", b"--echo=1", b"-x", b"--listen"]),
+        "argv-17-listens": b"\x01" + b"\x00".join([b"--listen=127.0.0.1:0"] * 17),
+        "argv-seconds": b"\x01" + b"\x00".join([
+            b"--idle-timeout", b"0.0004", b"--name-timeout", b"31536000.0001",
+            b"--idle-timeout=99999999999999999999", b"--name-timeout=1."]),
+        "argv-help": b"\x01--help\x00--version",
+    },
+}
+
+
+def chat(*records):
+    """fuzz_chat.c's script: (client, bytes) sends, (client, "eof") half-closes, (client, "new")
+    reconnects a closed client's slot."""
+    out = b""
+    for client, what in records:
+        if what == "eof":
+            out += bytes([8 | client])
+        elif what == "new":
+            out += bytes([12 | client])
+        else:
+            for i in range(0, len(what), 255):
+                part = what[i:i + 255]
+                out += bytes([client, len(part)]) + part
+    return out
+
+
+JOIN = [(0, b"Alice\n"), (1, b"Bob\r\n"), (2, b"Carol\n"), (3, b"Dave\n")]
+SEEDS["command"] = {
+    "plain": b"hello there",
+    "escaped": b"//not a command",
+    "slash": b"/",
+    "nick": b"/nick Bob",
+    "upper": b"/NICK  Bob  ",
+    "msg": b"/msg Bob hi there",
+    "join": b"/join room2",
+    "me": b"/me waves",
+    "quit": b"/quit gone fishing",
+    "unknown": b"/frobnicate x",
+    "oper": b"/oper secret",
+    "kick": b"/kick Bob go away",
+    "tab": b"/msg\tBob x",
+    "empty": b"",
+}
+SEEDS["chat"] = {
+    "join-and-talk": chat(*JOIN, (0, b"hello\n"), (1, b"hi Alice\n")),
+    "commands": chat(*JOIN, (0, b"/nick Al\n/who\n/who *\n/rooms\n/help\n"),
+                     (1, b"/join r1\n/me waves\n/msg Al psst\n/msg nobody x\n"),
+                     (2, b"/join R1\nhi r1\n/join lobby\n"), (3, b"//slash text\n")),
+    "oper": chat(*JOIN, (0, b"/oper pw\n/kick Bob bye\n/ban Carol\n/bans\n"),
+                 (0, b"/unban 10.0.0.3\n/wall attention\n"), (1, "new"), (1, b"Bob2\n")),
+    "refused-names": chat((0, b"\n \n/x\na b\n\xff\n" + b"n" * 40 + b"\n"),
+                          (1, b"Alice\nalice\nALICE\n"), (1, "eof"), (1, "new")),
+    "half-close": chat(*JOIN, (0, b"partial last line"), (0, "eof"), (0, "new"),
+                       (0, b"Alice\n"), (1, "eof")),
+    "quit": chat(*JOIN, (2, b"/quit so long\n"), (2, "new"), (2, b"Carol\n")),
+    "over-long": chat(*JOIN, (0, b"x" * 100 + b"\nok\n"), (1, b"y" * 64 + b"\r\n")),
+    "escapes": chat(*JOIN, (0, b"\x1b[31mred\x1b[0m \x1b]0;t\x07 \xe2\x80\xae bidi \x9b2J\n"),
+                    (1, b"\xff\xfb\x01telnet\xff\xff\n\xff\xfa\x18x\xff\xf0ok\n")),
+    "history": chat((0, b"Alice\n"), (0, b"one\ntwo\nthree\nfour\n"), (1, b"Bob\n"),
+                    (1, b"/join r\n/join lobby\n")),
+}
+
+for harness, seeds in SEEDS.items():
+    d = CORPUS / harness
+    d.mkdir(parents=True, exist_ok=True)
+    for name, data in seeds.items():
+        (d / f"seed-{name}").write_bytes(data)
+print("wrote", sum(len(s) for s in SEEDS.values()), "seeds")
