@@ -66,6 +66,23 @@ static struct nt_msg *sb_notice(struct sbuf *b)
     return msg;
 }
 
+/* Sends c the server line built in b (b is emptied). */
+static void send_notice(struct nt_conn *c, struct sbuf *b)
+{
+    struct nt_msg *msg = sb_notice(b);
+    nt_conn_send(c, msg);
+    nt_msg_unref(msg);
+}
+
+/* Broadcasts the server line built in b to room (NULL: every room) but except (b is emptied). */
+static void broadcast_notice(struct nt_server *srv, struct nt_room *room, struct sbuf *b,
+                             const struct nt_conn *except)
+{
+    struct nt_msg *msg = sb_notice(b);
+    nt_hub_broadcast(&srv->hub, room, msg, except);
+    nt_msg_unref(msg);
+}
+
 /* Sends c one server line, "*** TEXT ***" (PROTOCOL.md §7). */
 __attribute__((format(printf, 2, 3))) static void reply(struct nt_conn *c, const char *fmt, ...)
 {
@@ -76,9 +93,7 @@ __attribute__((format(printf, 2, 3))) static void reply(struct nt_conn *c, const
     va_end(ap);
     struct sbuf b = {0};
     sb_str(&b, text);
-    struct nt_msg *msg = sb_notice(&b);
-    nt_conn_send(c, msg);
-    nt_msg_unref(msg);
+    send_notice(c, &b);
 }
 
 /* Broadcasts "*** NAME<middle> ***" to room (NULL: everyone) but except. */
@@ -151,15 +166,11 @@ static void enter_room(struct nt_conn *c, const char *name, size_t len, bool is_
     } else {
         struct sbuf n = {0};
         sb_printf(&n, "%s has joined %s", c->name, room->name);
-        struct nt_msg *msg = sb_notice(&n);
-        nt_hub_broadcast(&srv->hub, room, msg, c);
-        nt_msg_unref(msg);
+        broadcast_notice(srv, room, &n, c);
         sb_printf(&b, "You are now in %s: ", room->name);
         say_others(&b, room->count - 1);
     }
-    struct nt_msg *msg = sb_notice(&b);
-    nt_conn_send(c, msg);
-    nt_msg_unref(msg);
+    send_notice(c, &b);
     nt_hub_replay(&srv->hub, room, c); /* §7.8: history, before any live line */
 }
 
@@ -238,9 +249,7 @@ static void cmd_who(struct nt_conn *c, const char *arg, size_t len)
     if (len == 0) {
         sb_printf(&b, "%zu in %s: ", c->room->count, c->room->name);
         list_members(&b, c->room);
-        struct nt_msg *msg = sb_notice(&b);
-        nt_conn_send(c, msg);
-        nt_msg_unref(msg);
+        send_notice(c, &b);
         return;
     }
     if (len != 1 || arg[0] != '*') {
@@ -259,9 +268,7 @@ static void cmd_who(struct nt_conn *c, const char *arg, size_t len)
         const struct nt_room *room = NT_CONTAINER_OF_CONST(node, struct nt_room, link);
         sb_printf(&b, "%s (%zu): ", room->name, room->count);
         list_members(&b, room);
-        struct nt_msg *msg = sb_notice(&b);
-        nt_conn_send(c, msg);
-        nt_msg_unref(msg);
+        send_notice(c, &b);
     }
 }
 
@@ -281,9 +288,15 @@ static void cmd_rooms(struct nt_conn *c)
     }
 }
 
-/* Checks a one-word argument against the name rules; replies why not and returns false. */
-static bool check_word(struct nt_conn *c, const char *arg, size_t len, const char *what)
+/* Checks the one-word argument of command id against the name rules; replies with the usage
+ * (none given) or why not, and returns false. */
+static bool check_word(struct nt_conn *c, enum nt_command_id id, const char *arg, size_t len,
+                       const char *what)
 {
+    if (len == 0) {
+        usage(c, id);
+        return false;
+    }
     enum nt_name_check check = nt_names_check(arg, len);
     if (check == NT_NAME_OK)
         return true;
@@ -299,11 +312,7 @@ static bool check_word(struct nt_conn *c, const char *arg, size_t len, const cha
 static void cmd_nick(struct nt_conn *c, const char *arg, size_t len)
 {
     struct nt_server *srv = c->srv;
-    if (len == 0) {
-        usage(c, NT_CMD_NICK);
-        return;
-    }
-    if (!check_word(c, arg, len, "Name"))
+    if (!check_word(c, NT_CMD_NICK, arg, len, "Name"))
         return;
     struct nt_conn *owner = nt_names_find(&srv->names, arg, len);
     if (owner != NULL && owner != c) {
@@ -323,9 +332,7 @@ static void cmd_nick(struct nt_conn *c, const char *arg, size_t len)
     struct sbuf b = {0};
     sb_printf(&b, "%s is now known as %s", old, c->name);
     free(old);
-    struct nt_msg *msg = sb_notice(&b);
-    nt_hub_broadcast(&srv->hub, c->room, msg, NULL); /* §7.3: the renamer sees it too */
-    nt_msg_unref(msg);
+    broadcast_notice(srv, c->room, &b, NULL); /* §7.3: the renamer sees it too */
 }
 
 static void cmd_msg(struct nt_conn *c, const char *arg, size_t len)
@@ -351,11 +358,7 @@ static void cmd_msg(struct nt_conn *c, const char *arg, size_t len)
 static void cmd_join(struct nt_conn *c, const char *arg, size_t len)
 {
     struct nt_server *srv = c->srv;
-    if (len == 0) {
-        usage(c, NT_CMD_JOIN);
-        return;
-    }
-    if (!check_word(c, arg, len, "Room"))
+    if (!check_word(c, NT_CMD_JOIN, arg, len, "Room"))
         return;
     struct nt_room *to = nt_hub_find(&srv->hub, arg, len);
     if (to == c->room) {
@@ -366,9 +369,7 @@ static void cmd_join(struct nt_conn *c, const char *arg, size_t len)
     char *to_name = to ? nt_xstrndup(to->name, to->name_len) : nt_xstrndup(arg, len);
     struct sbuf b = {0};
     sb_printf(&b, "%s left for %s", c->name, to_name);
-    struct nt_msg *msg = sb_notice(&b);
-    nt_hub_broadcast(&srv->hub, c->room, msg, c); /* §7.6 */
-    nt_msg_unref(msg);
+    broadcast_notice(srv, c->room, &b, c); /* §7.6 */
     nt_hub_leave(&srv->hub, c);
     enter_room(c, to_name, strlen(to_name), false);
     free(to_name);
@@ -475,9 +476,7 @@ static void cmd_bans(struct nt_conn *c)
     }
     if (srv->n_bans > LIST_MAX)
         sb_printf(&b, " and %zu more", srv->n_bans - LIST_MAX);
-    struct nt_msg *msg = sb_notice(&b);
-    nt_conn_send(c, msg);
-    nt_msg_unref(msg);
+    send_notice(c, &b);
 }
 
 static void cmd_unban(struct nt_conn *c, const char *arg, size_t len)
@@ -507,9 +506,7 @@ static void cmd_wall(struct nt_conn *c, const char *arg, size_t len)
     struct sbuf b = {0};
     sb_printf(&b, "Notice from %s: ", c->name);
     sb_add(&b, arg, len);
-    struct nt_msg *msg = sb_notice(&b);
-    nt_hub_broadcast(&c->srv->hub, NULL, msg, NULL);
-    nt_msg_unref(msg);
+    broadcast_notice(c->srv, NULL, &b, NULL);
 }
 
 static void command(struct nt_conn *c, const struct nt_command *cmd)
