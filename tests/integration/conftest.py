@@ -29,7 +29,19 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 NATTER_BIN = os.environ.get("NATTER_BIN", str(REPO / "build" / "natter"))
-HOWTO_DIR = Path(os.environ.get("NATTER_HOWTO_DIR", str(REPO.parent / "shared" / "howto")))
+def _find_howto_dir():
+    """The HOWTO's reference programs live beside the repository in the team's shared/ folder
+    (../shared/howto from a checkout in the workplace, /work/shared/howto for a clone elsewhere
+    on the same machine, as CI makes); NATTER_HOWTO_DIR overrides."""
+    if os.environ.get("NATTER_HOWTO_DIR"):
+        return Path(os.environ["NATTER_HOWTO_DIR"])
+    for d in (REPO.parent / "shared" / "howto", Path("/work/shared/howto")):
+        if (d / "howto_chat.py").exists():
+            return d
+    return REPO.parent / "shared" / "howto"
+
+
+HOWTO_DIR = _find_howto_dir()
 # Prefix for every natter command line (valgrind, strace...); empty = run the binary itself.
 WRAPPER = shlex.split(os.environ.get("NATTER_WRAPPER", ""))
 UNDER_VALGRIND = any("valgrind" in os.path.basename(w) for w in WRAPPER[:1])
