@@ -40,9 +40,9 @@ static void setup_once(void)
         return;
     nt_log_threshold = NT_LOG_ERROR;
     nt_config_defaults(&cfg);
-    cfg.rate = 0;          /* pacing needs the loop's timers; fuzz the protocol itself */
-    cfg.max_line = 64;     /* short lines reach the over-long path quickly */
-    cfg.history = 3;       /* joins replay history */
+    cfg.rate = 0;      /* pacing needs the loop's timers; fuzz the protocol itself */
+    cfg.max_line = 64; /* short lines reach the over-long path quickly */
+    cfg.history = 3;   /* joins replay history */
     cfg.max_per_ip = 0;
     memcpy(cfg.oper_password, "pw", 3); /* "/oper pw" is reachable */
     CHECK(uv_loop_init(&loop) == 0);
@@ -71,7 +71,7 @@ static void check_output(const char *p, size_t n)
         }
         CHECK(cp >= (len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u)); /* no overlong form */
         CHECK(cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF));
-        CHECK(cp > 0x9F);                                                /* no C1 control */
+        CHECK(cp > 0x9F); /* no C1 control */
         CHECK(!(cp >= 0x202A && cp <= 0x202E) && !(cp >= 0x2066 && cp <= 0x2069));
         i += len;
     }
