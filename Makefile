@@ -1,7 +1,8 @@
 # The two front-door commands. Everything else is CMake (CMakePresets.json).
 #   make run    install what is missing, build, run the chat server on 127.0.0.1:8888
-#   make test   install what is missing, build, run every test, then again under ASan+UBSan,
-#               then the fuzzers briefly and a 60 s soak (docs/SECURITY.md)
+#   make test   install what is missing, build, run every test, lint, then again under
+#               ASan+UBSan, the fuzzers briefly, a 60 s soak, and the integration suite under
+#               valgrind memcheck (docs/SECURITY.md)
 # The long versions (docs/SECURITY.md):
 #   make fuzz           each libFuzzer harness for FUZZ_SECONDS (default 60)
 #   make fuzz-merge     fold what `make fuzz` found into the seed corpora in tests/fuzz/corpus
@@ -33,7 +34,7 @@ build-asan:
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan
 
-test: test-release lint test-asan test-fuzz test-soak
+test: test-release lint test-asan test-fuzz test-soak test-valgrind
 
 test-release:
 	./scripts/install-deps.sh test

@@ -6,7 +6,7 @@ set -euo pipefail
 
 build=(cmake ninja-build pkg-config gcc libuv1-dev)
 test=("${build[@]}" clang libclang-rt-14-dev libcmocka-dev python3 python3-pytest python3-pytest-timeout
-      clang-tidy cppcheck clang-format)
+      clang-tidy cppcheck clang-format valgrind)
 bench=("${build[@]}" redis-server nats-server python3)
 fuzz=("${build[@]}" clang-14 libclang-rt-14-dev)
 
