@@ -20,7 +20,7 @@
 /* Slots of a new send ring (a power of two); rings grow by doubling. */
 #define RING_MIN 8
 
-static void format_peer(const struct sockaddr_storage *ss, char *out, size_t size)
+void nt_conn_format_addr(const struct sockaddr_storage *ss, char *out, size_t size)
 {
     char ip[INET6_ADDRSTRLEN] = "?";
     if (ss->ss_family == AF_INET6) {
@@ -83,7 +83,7 @@ struct nt_conn *nt_conn_accept(struct nt_server *srv, uv_stream_t *server)
     struct sockaddr_storage ss;
     int len = sizeof(ss);
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        format_peer(&ss, c->peer, sizeof(c->peer));
+        nt_conn_format_addr(&ss, c->peer, sizeof(c->peer));
         if (ss.ss_family == AF_INET6)
             uv_ip6_name((const struct sockaddr_in6 *)(const void *)&ss, c->ip, sizeof(c->ip));
         else

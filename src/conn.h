@@ -96,6 +96,10 @@ void nt_conn_input(struct nt_conn *c, const char *in, size_t in_len);
  * c says goodbye with reason "quit". */
 void nt_conn_end_of_input(struct nt_conn *c);
 
+/* Formats an IPv4 or IPv6 address with its port as "1.2.3.4:80" or "[::1]:80" into out. Used
+ * for peers and for the addresses the server listens on. */
+void nt_conn_format_addr(const struct sockaddr_storage *ss, char *out, size_t size);
+
 /* Starts reading from c. */
 void nt_conn_start(struct nt_conn *c);
 

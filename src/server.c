@@ -251,20 +251,6 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_confi
     return 0;
 }
 
-static void format_addr(const struct sockaddr_storage *ss, char *out, size_t size)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)ss;
-        uv_ip6_name(a, ip, sizeof(ip));
-        snprintf(out, size, "[%s]:%u", ip, ntohs(a->sin6_port));
-    } else {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)ss;
-        uv_ip4_name(a, ip, sizeof(ip));
-        snprintf(out, size, "%s:%u", ip, ntohs(a->sin_port));
-    }
-}
-
 static int listen_one(const struct nt_listen_addr *la, uv_tcp_t *tcp)
 {
     struct sockaddr_storage ss;
@@ -285,7 +271,7 @@ static int listen_one(const struct nt_listen_addr *la, uv_tcp_t *tcp)
     int len = sizeof(ss);
     char name[96];
     uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len);
-    format_addr(&ss, name, sizeof(name));
+    nt_conn_format_addr(&ss, name, sizeof(name));
     NT_INFO("listening on %s", name);
     return 0;
 }
