@@ -49,6 +49,8 @@ struct nt_sender_shared {
 } __attribute__((aligned(NT_CACHELINE)));
 
 struct nt_worker;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX (tls.h) */
+struct ssl_st;     /* OpenSSL's SSL */
 
 struct nt_bench {
     const struct nt_options *opt;
@@ -84,6 +86,8 @@ struct nt_bench {
     size_t send_hello_len;
     uint64_t period_ns; /* latency mode: time between two messages of one sender */
 
+    struct ssl_ctx_st *tls_ctx; /* owned: --tls, every session's context; else NULL */
+
     _Atomic int phase;
     uint64_t t_warmup_ns; /* written before the phase moves to WARMUP */
 
@@ -111,6 +115,7 @@ enum nt_role { NT_ROLE_RECV, NT_ROLE_SEND };
 enum nt_state {
     NT_ST_IDLE,       /* not connected yet */
     NT_ST_CONNECTING, /* non-blocking connect in progress */
+    NT_ST_TLS,        /* --tls: connected, TLS handshake in progress */
     NT_ST_HELLO,      /* natter: waiting for the prompt; NATS: waiting for INFO */
     NT_ST_JOINING,    /* natter: name sent, waiting for the marker's join notice; Redis: waiting
                          for the subscribe reply; NATS: waiting for PONG */
@@ -139,6 +144,8 @@ struct nt_conn {
     size_t out_off, out_len, out_cap;
     uint64_t next_seq;
     uint64_t next_due; /* latency mode */
+
+    struct ssl_st *ssl; /* owned: --tls, the session over this socket; else NULL */
 };
 
 struct nt_worker {
@@ -157,6 +164,7 @@ struct nt_worker {
 
     uint32_t *acks; /* owned, [n_track * ring]: receipts by this worker's active receivers */
     char *rbuf;     /* owned: carry room + read buffer */
+    char *cbuf;     /* owned, --tls: ciphertext read from a socket */
     uint64_t now;
     bool measuring;
 
@@ -168,9 +176,11 @@ struct nt_worker {
     uint64_t pub_drop_ns;       /* Redis: when a reply first counted fewer than all receivers */
     uint64_t server_errors;     /* Redis "-ERR", NATS "-ERR" */
     char server_error[160];
+    char tls_info[64]; /* --tls: "TLSv1.3 CIPHER" of this worker's first session */
 
     /* Published for the coordinator (relaxed stores, once per loop iteration). */
     _Atomic uint64_t p_deliv[2];
+    _Atomic uint64_t p_tls;   /* --tls: TLS handshakes completed */
     _Atomic uint64_t p_named; /* handshake sent (natter: name) */
     _Atomic uint64_t p_ready; /* joined: may send and receive */
     _Atomic int p_drained;

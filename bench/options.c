@@ -70,6 +70,10 @@ static const struct opt table[] = {
      "after 2 s)"},
     {"channel", OPT_STRING, FIELD(channel), 0, "NAME", "natter-bench",
      "Redis channel / NATS subject"},
+    {"tls", OPT_FLAG, offsetof(struct nt_options, tls), 0, 0, NULL, "off",
+     "every connection speaks TLS (natter, redis); no certificate check without --tls-ca"},
+    {"tls-ca", OPT_STRING, offsetof(struct nt_options, tls_ca), RANGE(0, 4096), "FILE", "",
+     "with --tls: verify the server's certificate chain against these PEM CA certificates"},
     {"json", OPT_FLAG, offsetof(struct nt_options, json), 0, 0, NULL, "off",
      "also print one JSON line with every figure"},
     {"quiet", OPT_FLAG, offsetof(struct nt_options, quiet), 0, 0, NULL, "off",
@@ -186,10 +190,11 @@ static bool apply(struct nt_options *opts, const struct opt *o, const char *val,
         return false;
     }
     case OPT_STRING: {
+        /* A string's max is its field's size; 0 means the usual 64. */
         char *s = base + o->offset;
-        size_t n = strlen(val);
-        if (n == 0 || n >= 64) {
-            fprintf(err, "natter-bench: --%s: must be 1 to 63 characters\n", o->name);
+        size_t n = strlen(val), cap = o->max > 0 ? (size_t)o->max : 64;
+        if (n == 0 || n >= cap) {
+            fprintf(err, "natter-bench: --%s: must be 1 to %zu characters\n", o->name, cap - 1);
             return false;
         }
         memcpy(s, val, n + 1);
@@ -296,6 +301,23 @@ int nt_options_parse(struct nt_options *opts, int argc, char **argv, FILE *out, 
     if (ok && strpbrk(opts->channel, " \t\r\n") != NULL) {
         fprintf(err, "natter-bench: --channel: no whitespace\n");
         ok = false;
+    }
+    if (ok && opts->tls && opts->proto == NT_PROTO_NATS) {
+        fprintf(err, "natter-bench: --tls is not supported with --proto nats\n");
+        ok = false;
+    }
+    if (ok && opts->tls_ca[0] && !opts->tls) {
+        fprintf(err, "natter-bench: --tls-ca needs --tls\n");
+        ok = false;
+    }
+    if (ok && opts->tls_ca[0]) {
+        FILE *f = fopen(opts->tls_ca, "r");
+        if (f == NULL) {
+            fprintf(err, "natter-bench: --tls-ca %s: %s\n", opts->tls_ca, strerror(errno));
+            ok = false;
+        } else {
+            fclose(f);
+        }
     }
     if (ok && opts->port == 0)
         opts->port = opts->proto == NT_PROTO_REDIS  ? 6379

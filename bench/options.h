@@ -31,6 +31,8 @@ struct nt_options {
     double setup_timeout; /* 0 = automatic */
     double settle;        /* connections mode: wait before sampling RSS */
     char channel[64];
+    bool tls;          /* every connection speaks TLS */
+    char tls_ca[4096]; /* "": no certificate check; else verify against these PEM certs */
     bool json;
     bool quiet;
 };

@@ -50,8 +50,8 @@ static void checks_line(FILE *out, const char *label, const struct nt_counters *
 void nt_report_table(FILE *out, const struct nt_options *o, const struct nt_result *r)
 {
     char a[32], b[32], c[32];
-    fprintf(out, "natter-bench: %s %s on %s:%" PRIu64 "\n", nt_proto_name(o->proto),
-            nt_mode_name(o->mode), o->host, o->port);
+    fprintf(out, "natter-bench: %s %s on %s:%" PRIu64 "%s\n", nt_proto_name(o->proto),
+            nt_mode_name(o->mode), o->host, o->port, o->tls ? " over TLS" : "");
     if (o->mode == NT_MODE_CONNECTIONS) {
         fprintf(out, "  %-26s %s idle clients, %u worker(s), %u source address(es)\n", "load",
                 group(a, sizeof(a), r->receivers), r->workers, r->sources);
@@ -65,6 +65,9 @@ void nt_report_table(FILE *out, const struct nt_options *o, const struct nt_resu
             fprintf(out, ", %u stalled", r->stalled);
         fprintf(out, ", %" PRIu64 " B payload, %u worker(s)\n", o->size, r->workers);
     }
+    if (o->tls)
+        fprintf(out, "  %-26s %s, %s\n", "TLS", r->tls_info[0] ? r->tls_info : "no session",
+                o->tls_ca[0] ? "certificate verified" : "certificate not checked");
     fprintf(out, "  %-26s %.2f s\n", "setup (connect + join)", r->setup_s);
     if (o->mode == NT_MODE_CONNECTIONS) {
         if (r->has_server) {
@@ -175,6 +178,11 @@ void nt_report_json(FILE *out, const struct nt_options *o, const struct nt_resul
     ju(out, "port", o->port);
     fprintf(out, ",\"ok\":%s", ok ? "true" : "false");
     jstr(out, "error", r->completed ? "" : r->error);
+    fprintf(out, ",\"tls\":%s", o->tls ? "true" : "false");
+    if (o->tls && r->tls_info[0])
+        jstr(out, "tls_cipher", r->tls_info);
+    else
+        fprintf(out, ",\"tls_cipher\":null");
     ju(out, "receivers", r->receivers);
     ju(out, "senders", r->senders);
     ju(out, "stalled", r->stalled);

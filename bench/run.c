@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "procstat.h"
+#include "tls.h"
 
 #define NS_PER_S   1000000000ull
 #define NS_PER_MS  1000000ull
@@ -60,10 +61,13 @@ static void on_alarm(int sig)
 
 /* ------------------------------------------------------------------------------------------ */
 /* The control client: natter's marker and the broadcaster of connections mode. Blocking calls
- * with a deadline; the coordinator has nothing else to do meanwhile. */
+ * with a deadline; the coordinator has nothing else to do meanwhile. With --tls it speaks TLS
+ * through the same memory-BIO sessions as the workers (tls.h). */
 
 struct ctl {
     int fd;
+    struct ssl_st *ssl; /* owned: --tls, the session; else NULL */
+    const char *name;   /* for errors: "marker client", "broadcast client" */
     size_t len;
     char buf[8192];
 };
@@ -84,35 +88,8 @@ static int ctl_wait(int fd, short events, uint64_t deadline)
     }
 }
 
-static int ctl_open(const struct nt_bench *b, struct ctl *c, uint64_t deadline)
-{
-    c->len = 0;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0)
-        return -errno;
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(c->fd, (const struct sockaddr *)&b->dst, sizeof(b->dst)) != 0 &&
-        errno != EINPROGRESS)
-        return -errno;
-    int rc = ctl_wait(c->fd, POLLOUT, deadline);
-    if (rc != 0)
-        return rc;
-    int err = 0;
-    socklen_t len = sizeof(err);
-    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    return -err;
-}
-
-static void ctl_close(struct ctl *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    c->len = 0;
-}
-
-static int ctl_send(struct ctl *c, const char *p, size_t len, uint64_t deadline)
+/* Sends len bytes as they are (plaintext, or ciphertext with --tls). */
+static int ctl_send_raw(struct ctl *c, const char *p, size_t len, uint64_t deadline)
 {
     while (len > 0) {
         ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
@@ -132,6 +109,139 @@ static int ctl_send(struct ctl *c, const char *p, size_t len, uint64_t deadline)
     return 0;
 }
 
+/* --tls: sends the ciphertext the session queued. */
+static int ctl_flush_tls(struct ctl *c, uint64_t deadline)
+{
+    const char *p;
+    size_t len = nt_tls_out(c->ssl, &p);
+    if (len == 0)
+        return 0;
+    int rc = ctl_send_raw(c, p, len, deadline);
+    nt_tls_out_done(c->ssl, len);
+    return rc;
+}
+
+/* --tls: the client handshake, to its end or the deadline. */
+static int ctl_handshake(struct nt_bench *b, struct ctl *c, uint64_t deadline)
+{
+    c->ssl = nt_tls_new(b->tls_ctx);
+    if (c->ssl == NULL)
+        return -ENOMEM;
+    for (;;) {
+        enum nt_tls_status st = nt_tls_handshake(c->ssl);
+        int rc = ctl_flush_tls(c, deadline);
+        if (rc != 0)
+            return rc;
+        if (st == NT_TLS_OK)
+            return 0;
+        if (st != NT_TLS_WANT) {
+            char why[256];
+            nt_tls_why(c->ssl, true, why, sizeof(why));
+            nt_bench_fail(b, "%s: TLS handshake failed: %s", c->name, why);
+            return -EPROTO;
+        }
+        rc = ctl_wait(c->fd, POLLIN, deadline);
+        if (rc != 0)
+            return rc;
+        char raw[16384];
+        ssize_t n = recv(c->fd, raw, sizeof(raw), 0);
+        if (n == 0) {
+            nt_bench_fail(b,
+                          "%s: TLS handshake failed: connection closed by the server (is it "
+                          "listening with TLS?)",
+                          c->name);
+            return -ECONNRESET;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return -errno;
+        if (n > 0 && nt_tls_feed(c->ssl, raw, (size_t)n) != 0)
+            return -ENOMEM;
+    }
+}
+
+static int ctl_open(struct nt_bench *b, struct ctl *c, uint64_t deadline)
+{
+    c->len = 0;
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(c->fd, (const struct sockaddr *)&b->dst, sizeof(b->dst)) != 0 &&
+        errno != EINPROGRESS)
+        return -errno;
+    int rc = ctl_wait(c->fd, POLLOUT, deadline);
+    if (rc != 0)
+        return rc;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0 || b->tls_ctx == NULL)
+        return -err;
+    return ctl_handshake(b, c, deadline);
+}
+
+static void ctl_close(struct ctl *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    nt_tls_free(c->ssl);
+    c->ssl = NULL;
+    c->len = 0;
+}
+
+static int ctl_send(struct ctl *c, const char *p, size_t len, uint64_t deadline)
+{
+    if (c->ssl == NULL)
+        return ctl_send_raw(c, p, len, deadline);
+    if (nt_tls_write(c->ssl, p, len) != 0)
+        return -EPROTO;
+    return ctl_flush_tls(c, deadline);
+}
+
+/* A TLS read failed: empties this thread's error queue, says EPROTO. */
+static ssize_t ctl_tls_failed(struct ctl *c)
+{
+    char why[256];
+    nt_tls_why(c->ssl, false, why, sizeof(why));
+    errno = EPROTO;
+    return -1;
+}
+
+/* Like recv() on a non-blocking socket, through the session with --tls: bytes, 0 at EOF, or -1
+ * with errno (EAGAIN: nothing yet; EPROTO: a TLS failure). */
+static ssize_t ctl_recv(struct ctl *c, char *dst, size_t cap)
+{
+    if (c->ssl == NULL)
+        return recv(c->fd, dst, cap, 0);
+    for (;;) {
+        size_t got = 0;
+        enum nt_tls_status st = nt_tls_read(c->ssl, dst, cap, &got);
+        if (got > 0)
+            return (ssize_t)got;
+        if (st == NT_TLS_EOF)
+            return 0;
+        if (st == NT_TLS_ERROR)
+            return ctl_tls_failed(c);
+        char raw[16384];
+        ssize_t n = recv(c->fd, raw, sizeof(raw), 0);
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            nt_tls_eof(c->ssl);
+            st = nt_tls_read(c->ssl, dst, cap, &got);
+            if (got > 0)
+                return (ssize_t)got;
+            return st == NT_TLS_ERROR ? ctl_tls_failed(c) : 0;
+        }
+        if (nt_tls_feed(c->ssl, raw, (size_t)n) != 0) {
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+}
+
 /* Reads until the buffer holds needle; drops everything up to and including it. */
 static int ctl_expect(struct ctl *c, const char *needle, uint64_t deadline)
 {
@@ -149,7 +259,7 @@ static int ctl_expect(struct ctl *c, const char *needle, uint64_t deadline)
             memmove(c->buf, c->buf + c->len - nl, nl);
             c->len = nl;
         }
-        ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+        ssize_t n = ctl_recv(c, c->buf + c->len, sizeof(c->buf) - c->len);
         if (n > 0) {
             c->len += (size_t)n;
             continue;
@@ -170,7 +280,7 @@ static int ctl_expect(struct ctl *c, const char *needle, uint64_t deadline)
 static void ctl_discard(struct ctl *c)
 {
     char tmp[65536];
-    while (c->fd >= 0 && recv(c->fd, tmp, sizeof(tmp), 0) > 0) {
+    while (c->fd >= 0 && ctl_recv(c, tmp, sizeof(tmp)) > 0) {
     }
 }
 
@@ -182,6 +292,14 @@ static uint64_t sum_named(struct nt_bench *b)
     uint64_t n = 0;
     for (uint32_t i = 0; i < b->n_workers; i++)
         n += atomic_load_explicit(&b->workers[i].p_named, memory_order_relaxed);
+    return n;
+}
+
+static uint64_t sum_tls(struct nt_bench *b)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < b->n_workers; i++)
+        n += atomic_load_explicit(&b->workers[i].p_tls, memory_order_relaxed);
     return n;
 }
 
@@ -309,6 +427,13 @@ static int init_bench(struct nt_bench *b, const struct nt_options *o)
     if (b->period_ns == 0)
         b->period_ns = 1;
     build_frames(b);
+    if (o->tls) {
+        /* Connections mode holds thousands of idle sessions: no 16 KiB buffers each. */
+        b->tls_ctx = nt_tls_ctx_new(o->tls_ca[0] ? o->tls_ca : NULL, o->mode == NT_MODE_CONNECTIONS,
+                                    b->error, sizeof(b->error));
+        if (b->tls_ctx == NULL)
+            return -1;
+    }
 
     b->snd = aligned_alloc(NT_CACHELINE, b->n_track * sizeof(*b->snd));
     b->left_recv = calloc(b->n_recv, sizeof(*b->left_recv));
@@ -362,6 +487,7 @@ static void fini_bench(struct nt_bench *b)
     free(b->snd);
     free(b->left_recv);
     free(b->left_send);
+    nt_tls_ctx_free(b->tls_ctx);
     pthread_mutex_destroy(&b->lock);
 }
 
@@ -388,6 +514,15 @@ static int join_all(struct nt_bench *b, struct ctl *ctl, uint64_t deadline, char
     while (sum_named(b) < total) {
         if (atomic_load(&b->failed))
             return -1;
+        if (nt_now_ns() > deadline && b->tls_ctx != NULL && sum_tls(b) < total) {
+            /* A server that does not speak TLS may wait for more of the ClientHello. */
+            nt_bench_fail(b,
+                          "set-up timed out: %llu of %llu connections finished the TLS "
+                          "handshake (is the server listening with TLS on %s:%llu?)",
+                          (unsigned long long)sum_tls(b), (unsigned long long)total, b->opt->host,
+                          (unsigned long long)b->opt->port);
+            return -1;
+        }
         if (nt_now_ns() > deadline) {
             nt_bench_fail(b, "set-up timed out: %llu of %llu connections sent their %s",
                           (unsigned long long)sum_named(b), (unsigned long long)total,
@@ -401,6 +536,7 @@ static int join_all(struct nt_bench *b, struct ctl *ctl, uint64_t deadline, char
     for (;;) {
         if (b->opt->proto == NT_PROTO_NATTER && ctl->fd < 0) {
             snprintf(marker, marker_size, "m%u.%s", ++gen, b->tag);
+            ctl->name = "marker client";
             int rc = ctl_open(b, ctl, deadline);
             if (rc == 0)
                 rc = ctl_expect(ctl, "Enter your name: ", deadline);
@@ -483,6 +619,7 @@ static int run_connections(struct nt_bench *b, struct ctl *ctl, const char *mark
         break;
     case NT_PROTO_REDIS:
     case NT_PROTO_NATS:
+        ctl->name = "broadcast client";
         rc = ctl_open(b, ctl, deadline);
         if (rc == 0 && o->proto == NT_PROTO_NATS)
             rc = ctl_send(ctl, b->send_hello, b->send_hello_len, deadline);
@@ -630,6 +767,8 @@ static void gather(struct nt_bench *b, struct nt_result *res, uint64_t t_measure
             res->pub_min_receivers = w->pub_min_receivers;
         if (w->pub_drop_ns && (pub_drop_ns == 0 || w->pub_drop_ns < pub_drop_ns))
             pub_drop_ns = w->pub_drop_ns;
+        if (w->tls_info[0] && !res->tls_info[0])
+            memcpy(res->tls_info, w->tls_info, sizeof(res->tls_info));
         if (w->server_errors && res->server_errors == 0)
             memcpy(res->server_error, w->server_error, sizeof(res->server_error));
         res->server_errors += w->server_errors;
@@ -765,8 +904,9 @@ int nt_run(const struct nt_options *o, struct nt_result *res)
             break;
         }
     }
-    progress("%s %s: %u receivers, %u senders on %s:%llu", nt_proto_name(o->proto),
-             nt_mode_name(o->mode), b->n_recv, b->n_send, o->host, (unsigned long long)o->port);
+    progress("%s %s: %u receivers, %u senders on %s:%llu%s", nt_proto_name(o->proto),
+             nt_mode_name(o->mode), b->n_recv, b->n_send, o->host, (unsigned long long)o->port,
+             o->tls ? " over TLS" : "");
     if (rc == 0)
         rc = join_all(b, &ctl, t_setup + (uint64_t)(setup * 1e9), marker, sizeof(marker));
     res->setup_s = (double)(nt_now_ns() - t_setup) / 1e9;

@@ -41,6 +41,7 @@ struct nt_result {
     uint64_t pub_replies, pub_min_receivers; /* Redis */
     uint64_t server_errors;
     char server_error[160];
+    char tls_info[64]; /* --tls: "TLSv1.3 TLS_AES_256_GCM_SHA384" as negotiated */
 
     /* server and self sampling */
     bool has_server;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "tls.h"
 
 /* One read takes up to this much; a loop iteration serves up to MAX_EVENTS connections. Big
  * reads are what keeps the receive path at one system call per many lines. */
@@ -29,6 +30,12 @@
 #define MAX_EVENTS 1024
 /* The longest a worker sleeps without looking at the phase, in case a wake-up is missed. */
 #define MAX_SLEEP_NS (50 * 1000 * 1000)
+/* --tls: ciphertext goes into a session's read BIO this much at a time, each piece decrypted
+ * before the next: a memory BIO keeps the capacity of its largest write for good, and
+ * thousands of idle sessions should not each keep 256 KiB. One record is at most ~16.7 KiB. */
+#define TLS_FEED (16 * 1024)
+/* --tls: plaintext encrypted at once; more waits until the socket took the ciphertext. */
+#define TLS_WRITE (64 * 1024)
 
 static const char NATTER_PROMPT[] = "Enter your name: ";
 static const char JOINED[] = " has joined the chat ***";
@@ -119,6 +126,8 @@ static void drop(struct nt_worker *w, struct nt_conn *c)
         close(c->fd); /* also leaves the epoll set */
         c->fd = -1;
     }
+    nt_tls_free(c->ssl);
+    c->ssl = NULL;
     answered(w, c);
     c->state = NT_ST_DEAD;
     if (!c->is_cut) {
@@ -133,10 +142,19 @@ static void conn_lost(struct nt_worker *w, struct nt_conn *c, int err)
 {
     struct nt_bench *b = w->b;
     bool setup = is_setup(c);
+    int state = c->state;
     drop(w, c);
     if (setup) {
         char label[32];
         conn_label(c, label, sizeof(label));
+        if (state == NT_ST_TLS) {
+            nt_bench_fail(b,
+                          "%s: TLS handshake failed: connection %s%s%s (is the server "
+                          "listening with TLS on %s:%u?)",
+                          label, err ? "failed" : "closed by the server", err ? ": " : "",
+                          err ? strerror(err) : "", b->opt->host, (unsigned)b->opt->port);
+            return;
+        }
         nt_bench_fail(b, "%s: connection %s during setup%s%s", label,
                       err ? "failed" : "closed by the server", err ? ": " : "",
                       err ? strerror(err) : "");
@@ -155,9 +173,76 @@ static void setup_error(struct nt_worker *w, struct nt_conn *c, const char *what
     drop(w, c);
 }
 
+/* A TLS failure on c: ends the run during setup (with OpenSSL's reason), else counts c as
+ * closed. */
+static void tls_failed(struct nt_worker *w, struct nt_conn *c, const char *what)
+{
+    char label[32], why[256];
+    conn_label(c, label, sizeof(label));
+    nt_tls_why(c->ssl, c->state == NT_ST_TLS, why, sizeof(why));
+    if (is_setup(c)) {
+        nt_bench_fail(w->b, "%s: %s: %s", label, what, why);
+        drop(w, c);
+        return;
+    }
+    conn_lost(w, c, EPROTO);
+}
+
+static void want_out(struct nt_worker *w, struct nt_conn *c, bool want)
+{
+    if (c->want_out != want) {
+        c->want_out = want;
+        set_events(w, c);
+    }
+}
+
+/* flush_out over TLS: the ciphertext queued first, then c->out encrypted a piece at a time,
+ * each piece only once the socket took the one before (so what waits for the socket stays in
+ * c->out, where the senders see it, as on the plain path). */
+static int flush_tls(struct nt_worker *w, struct nt_conn *c)
+{
+    for (;;) {
+        const char *p;
+        size_t len = nt_tls_out(c->ssl, &p);
+        while (len > 0) {
+            ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+            if (n > 0) {
+                nt_tls_out_done(c->ssl, (size_t)n);
+                len = nt_tls_out(c->ssl, &p);
+                continue;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && errno == EAGAIN) {
+                want_out(w, c, true);
+                return 0;
+            }
+            conn_lost(w, c, n < 0 ? errno : 0);
+            return -1;
+        }
+        /* Plaintext waits for the handshake (our own protocol starts after it anyway). */
+        if (c->out_off == c->out_len || c->state == NT_ST_TLS)
+            break;
+        size_t chunk = c->out_len - c->out_off;
+        if (chunk > TLS_WRITE)
+            chunk = TLS_WRITE;
+        if (nt_tls_write(c->ssl, c->out + c->out_off, chunk) != 0) {
+            tls_failed(w, c, "TLS write failed");
+            return -1;
+        }
+        c->out_off += chunk;
+    }
+    if (c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    want_out(w, c, false);
+    return 0;
+}
+
 /* Writes what c->out holds. Returns 0, or -1 when c was lost. */
 static int flush_out(struct nt_worker *w, struct nt_conn *c)
 {
+    if (c->ssl != NULL)
+        return flush_tls(w, c);
     while (c->out_off < c->out_len) {
         ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
         if (n > 0) {
@@ -301,19 +386,10 @@ static void start_connects(struct nt_worker *w)
     }
 }
 
-static void on_connected(struct nt_worker *w, struct nt_conn *c)
+/* Connected (and, with --tls, the handshake done): the protocol's own handshake starts. */
+static void start_proto(struct nt_worker *w, struct nt_conn *c)
 {
     struct nt_bench *b = w->b;
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-        err = errno;
-    if (err != 0) {
-        conn_lost(w, c, err);
-        return;
-    }
-    c->want_out = false;
-    set_events(w, c);
     switch (b->opt->proto) {
     case NT_PROTO_NATTER:
     case NT_PROTO_NATS:
@@ -330,6 +406,56 @@ static void on_connected(struct nt_worker *w, struct nt_conn *c)
         }
         break;
     }
+}
+
+/* Advances c's TLS handshake; once it is done, the protocol starts. Returns 0 when done, 1 when
+ * it needs more from the server, -1 when it failed (c is dropped, the run failed). */
+static int tls_handshake(struct nt_worker *w, struct nt_conn *c)
+{
+    enum nt_tls_status st = nt_tls_handshake(c->ssl);
+    if (st == NT_TLS_WANT)
+        return flush_out(w, c) == 0 ? 1 : -1;
+    if (st != NT_TLS_OK) {
+        tls_failed(w, c, "TLS handshake failed");
+        return -1;
+    }
+    if (w->tls_info[0] == '\0')
+        nt_tls_describe(c->ssl, w->tls_info, sizeof(w->tls_info));
+    atomic_store_explicit(&w->p_tls, atomic_load_explicit(&w->p_tls, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    c->state = NT_ST_HELLO; /* a setup state other than NT_ST_TLS, until start_proto says */
+    start_proto(w, c);
+    if (c->state == NT_ST_DEAD)
+        return -1;
+    /* The handshake's last flight (client Finished) is still queued unless start_proto sent. */
+    return flush_out(w, c) == 0 ? 0 : -1;
+}
+
+static void on_connected(struct nt_worker *w, struct nt_conn *c)
+{
+    struct nt_bench *b = w->b;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err != 0) {
+        conn_lost(w, c, err);
+        return;
+    }
+    c->want_out = false;
+    set_events(w, c);
+    if (b->tls_ctx != NULL) {
+        c->ssl = nt_tls_new(b->tls_ctx);
+        if (c->ssl == NULL) {
+            nt_bench_fail(b, "out of memory for a TLS session");
+            drop(w, c);
+            return;
+        }
+        c->state = NT_ST_TLS;
+        tls_handshake(w, c); /* the ClientHello */
+        return;
+    }
+    start_proto(w, c);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -882,26 +1008,12 @@ static void keep_carry(struct nt_worker *w, struct nt_conn *c, const char *p, si
     c->carry_len = (uint32_t)len;
 }
 
-static void on_readable(struct nt_worker *w, struct nt_conn *c)
+/* Parses the total bytes at start (the carry, then what was just read) and keeps the
+ * incomplete frame at the end for next time. */
+static void parse(struct nt_worker *w, struct nt_conn *c, char *start, size_t total)
 {
-    struct nt_bench *b = w->b;
-    /* The incomplete frame from the last read goes right before the new bytes, so every frame
-     * is parsed in place, in one piece. */
-    char *area = w->rbuf + CARRY_MAX;
-    size_t have = c->carry_len;
-    char *start = area - have;
-    if (have)
-        memcpy(start, c->carry, have);
-    ssize_t n = read(c->fd, area, READ_SIZE);
-    if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
-        conn_lost(w, c, n < 0 ? errno : 0);
-        return;
-    }
-    w->now = nt_now_ns();
-    size_t total = have + (size_t)n, used;
-    switch (b->opt->proto) {
+    size_t used;
+    switch (w->b->opt->proto) {
     case NT_PROTO_NATTER:
         used = parse_natter(w, c, start, total);
         break;
@@ -917,6 +1029,106 @@ static void on_readable(struct nt_worker *w, struct nt_conn *c)
         return;
     }
     keep_carry(w, c, start + used, total - used);
+}
+
+/* --tls: decrypts everything fed so far and parses it, in batches of up to READ_SIZE. Returns
+ * 0, or -1 when c was lost. */
+static int tls_decrypt(struct nt_worker *w, struct nt_conn *c)
+{
+    for (;;) {
+        char *area = w->rbuf + CARRY_MAX;
+        size_t have = c->carry_len, got = 0;
+        char *start = area - have;
+        enum nt_tls_status st = nt_tls_read(c->ssl, area, READ_SIZE, &got);
+        if (got > 0) {
+            /* The carry goes right before the new bytes, as on the plain path. */
+            if (have)
+                memcpy(start, c->carry, have);
+            parse(w, c, start, have + got);
+            if (c->state == NT_ST_DEAD)
+                return -1;
+        }
+        if (st == NT_TLS_OK)
+            continue; /* the batch was full: there may be more */
+        if (st == NT_TLS_WANT)
+            return 0;
+        if (st == NT_TLS_EOF)
+            conn_lost(w, c, 0);
+        else
+            tls_failed(w, c, "TLS read failed");
+        return -1;
+    }
+}
+
+/* on_readable over TLS: ciphertext from the socket, fed a piece at a time, the handshake
+ * advanced while it lasts, then the plaintext parsed as on the plain path. */
+static void on_readable_tls(struct nt_worker *w, struct nt_conn *c)
+{
+    ssize_t n = read(c->fd, w->cbuf, READ_SIZE);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            conn_lost(w, c, errno);
+        return;
+    }
+    if (n == 0) {
+        if (c->state == NT_ST_TLS) {
+            conn_lost(w, c, 0); /* says "TLS handshake failed: closed by the server" */
+            return;
+        }
+        /* What was fed is parsed already; a close_notify, or none (the server just closed:
+         * SSL_OP_IGNORE_UNEXPECTED_EOF makes that a close too), ends the session. */
+        nt_tls_eof(c->ssl);
+        tls_decrypt(w, c);
+        return;
+    }
+    w->now = nt_now_ns();
+    for (size_t off = 0; off < (size_t)n;) {
+        size_t chunk = (size_t)n - off < TLS_FEED ? (size_t)n - off : TLS_FEED;
+        if (nt_tls_feed(c->ssl, w->cbuf + off, chunk) != 0) {
+            nt_bench_fail(w->b, "out of memory for TLS input");
+            drop(w, c);
+            return;
+        }
+        off += chunk;
+        if (c->state == NT_ST_TLS) {
+            int rc = tls_handshake(w, c);
+            if (rc < 0)
+                return;
+            if (rc > 0)
+                continue;
+        }
+        if (tls_decrypt(w, c) != 0)
+            return;
+    }
+    /* Reading can queue ciphertext of its own (alerts, key updates). When the socket is full
+     * already, EPOLLOUT sends it. */
+    const char *p;
+    if (!c->want_out && nt_tls_out(c->ssl, &p) > 0)
+        flush_out(w, c);
+}
+
+static void on_readable(struct nt_worker *w, struct nt_conn *c)
+{
+    if (c->ssl != NULL) {
+        on_readable_tls(w, c);
+        return;
+    }
+    /* The incomplete frame from the last read goes right before the new bytes, so every frame
+     * is parsed in place, in one piece. */
+    char *area = w->rbuf + CARRY_MAX;
+    size_t have = c->carry_len;
+    char *start = area - have;
+    if (have)
+        memcpy(start, c->carry, have);
+    ssize_t n = read(c->fd, area, READ_SIZE);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        conn_lost(w, c, n < 0 ? errno : 0);
+        return;
+    }
+    w->now = nt_now_ns();
+    parse(w, c, start, have + (size_t)n);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1217,6 +1429,11 @@ int nt_worker_init(struct nt_worker *w, struct nt_bench *b, uint32_t id)
     w->rbuf = malloc(CARRY_MAX + READ_SIZE);
     if (w->conns == NULL || w->acks == NULL || w->rbuf == NULL)
         return -ENOMEM;
+    if (b->tls_ctx != NULL) {
+        w->cbuf = malloc(READ_SIZE);
+        if (w->cbuf == NULL)
+            return -ENOMEM;
+    }
     uint32_t k = 0;
     for (uint32_t r = id; r < b->n_recv; r += nw, k++) {
         struct nt_conn *c = &w->conns[k];
@@ -1267,6 +1484,7 @@ void nt_worker_fini(struct nt_worker *w)
         struct nt_conn *c = &w->conns[i];
         if (c->fd >= 0)
             close(c->fd);
+        nt_tls_free(c->ssl);
         free(c->carry);
         free(c->seq);
         free(c->out);
@@ -1274,6 +1492,7 @@ void nt_worker_fini(struct nt_worker *w)
     free(w->conns);
     free(w->acks);
     free(w->rbuf);
+    free(w->cbuf);
     if (w->epfd >= 0)
         close(w->epfd);
     if (w->efd >= 0)
