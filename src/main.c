@@ -7,10 +7,12 @@
 
 #include <uv.h>
 
-#include "config.h"
-#include "log.h"
+#include <openssl/opensslv.h>
+
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/util.h"
 #include "server.h"
-#include "util.h"
 
 #ifndef NT_VERSION
 #define NT_VERSION "0.0.0"
@@ -51,7 +53,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (cfg.show_version) {
-        printf("natter %s (libuv %s)\n", NT_VERSION, uv_version_string());
+        printf("natter %s (libuv %s, %s)\n", NT_VERSION, uv_version_string(), OPENSSL_VERSION_TEXT);
         return 0;
     }
     if (nt_config_load(&cfg, stderr) != 0)
@@ -78,7 +80,10 @@ int main(int argc, char **argv)
     struct nt_server *srv = nt_xcalloc(1, sizeof(*srv));
     int exit_code = 0;
     rc = nt_server_init(srv, &loop, &cfg, max_clients, nofile);
-    if (rc != 0) {
+    if (rc == UV_EINVAL) {
+        exit_code = 2; /* the certificate or key cannot be used: logged, a configuration error */
+        nt_server_stop(srv);
+    } else if (rc != 0) {
         NT_ERROR("cannot start: %s", uv_strerror(rc));
         exit_code = 1;
         nt_server_stop(srv);

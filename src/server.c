@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* server.c - the uv_loop, listeners, signals, the conn list; start / drain / stop. */
+/* server.c - wiring: listeners -> transports -> doors -> the chat core; signals; shutdown. */
 #include "server.h"
 
 #include <malloc.h>
@@ -7,51 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "chat.h"
-#include "conn.h"
-#include "log.h"
-#include "text.h"
-
-static void on_expire(struct nt_timeouts *t, struct nt_timeout_node *node)
-{
-    (void)t;
-    if (node->kind == NT_TIMEOUT_THROTTLE) {
-        nt_conn_unthrottle(NT_CONTAINER_OF(node, struct nt_conn, throttle));
-        return;
-    }
-    struct nt_conn *c = NT_CONTAINER_OF(node, struct nt_conn, timeout);
-    if (node->kind == NT_TIMEOUT_LINGER)
-        nt_conn_close(c, c->reason);
-    else
-        nt_chat_timeout(c, node->kind);
-}
-
-static void on_idle(uv_idle_t *idle)
-{
-    (void)idle; /* only there so that the poll phase does not block while output waits */
-}
-
-static void on_check(uv_check_t *check)
-{
-    struct nt_server *srv = NT_CONTAINER_OF(check, struct nt_server, flush_check);
-    /* A flush can drop a conn, whose leave notice dirties others: take them from the head until
-     * the list is empty. */
-    while (!nt_list_is_empty(&srv->dirty)) {
-        struct nt_list *node = srv->dirty.next;
-        nt_list_remove(node);
-        nt_conn_flush(NT_CONTAINER_OF(node, struct nt_conn, dirty_link));
-    }
-    uv_idle_stop(&srv->flush_idle);
-}
-
-void nt_server_mark_dirty(struct nt_server *srv, struct nt_conn *c)
-{
-    if (nt_list_is_linked(&c->dirty_link))
-        return;
-    if (nt_list_is_empty(&srv->dirty))
-        uv_idle_start(&srv->flush_idle, on_idle);
-    nt_list_append(&srv->dirty, &c->dirty_link);
-}
+#include "chat/flood.h"
+#include "lib/log.h"
+#include "net/conn.h"
+#include "net/tls.h"
 
 /* Loopback peers are exempt from --max-per-ip unless --no-loopback-exempt. */
 static bool is_exempt(const struct nt_server *srv, const char *ip)
@@ -90,67 +49,70 @@ static void ip_count_add(struct nt_server *srv, const char *ip, int delta)
     }
 }
 
-void nt_server_ip_release(struct nt_server *srv, const char *ip)
+static void close_handle(uv_handle_t *h)
 {
-    ip_count_add(srv, ip, -1);
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
 }
 
-bool nt_server_is_banned(const struct nt_server *srv, const char *ip)
+/* Closes the server's own handles; the loop ends once the conns are gone too. */
+static void close_server_handles(struct nt_server *srv)
 {
-    for (size_t i = 0; i < srv->n_bans; i++) {
-        if (strcmp(srv->bans[i], ip) == 0)
-            return true;
+    for (size_t i = 0; i < srv->n_listeners; i++)
+        close_handle((uv_handle_t *)&srv->listeners[i].tcp);
+    close_handle((uv_handle_t *)&srv->sig_int);
+    close_handle((uv_handle_t *)&srv->sig_term);
+    close_handle((uv_handle_t *)&srv->sig_hup);
+    close_handle((uv_handle_t *)&srv->shutdown_timer);
+    close_handle((uv_handle_t *)&srv->trim_timer);
+    nt_net_close(&srv->net);
+}
+
+/* net's hook, from a conn's close callback. */
+static void on_conn_closed(struct nt_net *net, struct nt_conn *c)
+{
+    struct nt_server *srv = net->owner;
+    if (c->is_counted)
+        srv->n_clients--;
+    if (c->is_ip_counted)
+        ip_count_add(srv, c->ip, -1);
+    if (srv->is_shutting_down && net->n_conns == 0) {
+        close_server_handles(srv);
+        NT_INFO("shutdown complete");
     }
-    return false;
 }
 
-bool nt_server_ban(struct nt_server *srv, const char *ip)
+/* Says at most once a second that accepting is in trouble. */
+static bool may_warn(struct nt_server *srv)
 {
-    if (nt_server_is_banned(srv, ip))
+    uint64_t now = uv_now(srv->loop);
+    if (srv->last_accept_warning_ms != 0 && now - srv->last_accept_warning_ms < 1000)
         return false;
-    srv->bans = nt_xrealloc(srv->bans, (srv->n_bans + 1) * sizeof(*srv->bans));
-    srv->bans[srv->n_bans++] = nt_xstrndup(ip, strlen(ip));
+    srv->last_accept_warning_ms = now;
     return true;
-}
-
-bool nt_server_unban(struct nt_server *srv, const char *ip)
-{
-    for (size_t i = 0; i < srv->n_bans; i++) {
-        if (strcmp(srv->bans[i], ip) == 0) {
-            free(srv->bans[i]);
-            srv->bans[i] = srv->bans[--srv->n_bans];
-            return true;
-        }
-    }
-    return false;
 }
 
 static void on_connection(uv_stream_t *server, int status)
 {
-    struct nt_server *srv = server->data;
+    struct nt_listener *l = server->data;
+    struct nt_server *srv = l->srv;
     if (status < 0) {
         /* EMFILE/ENFILE: libuv already shed the pending connection with its reserve descriptor,
-         * so this cannot spin; say so at most once a second. */
-        uint64_t now = uv_now(srv->loop);
-        if (srv->last_accept_warning_ms == 0 || now - srv->last_accept_warning_ms >= 1000) {
-            srv->last_accept_warning_ms = now;
+         * so this cannot spin. */
+        if (may_warn(srv))
             NT_WARN("accept failed: %s", uv_strerror(status));
-        }
         return;
     }
-    struct nt_conn *c = nt_conn_accept(srv, server);
+    struct nt_tls_ctx *tls = l->la->scheme == NT_SCHEME_TLS ? srv->tls_ctx : NULL;
+    struct nt_conn *c = nt_conn_accept(&srv->net, server, tls);
     if (c == NULL)
         return;
-    if (srv->n_conns + NT_FD_MARGIN >= srv->fd_limit) {
+    if (srv->net.n_conns + NT_FD_MARGIN >= srv->fd_limit && may_warn(srv)) {
         /* Past the limit libuv sheds new connections itself (its reserve-descriptor trick),
-         * usually without telling us: warn while we are close to it, at most once a second. */
-        uint64_t now = uv_now(srv->loop);
-        if (srv->last_accept_warning_ms == 0 || now - srv->last_accept_warning_ms >= 1000) {
-            srv->last_accept_warning_ms = now;
-            NT_WARN("open-file limit %llu nearly reached with %llu connections: new connections "
-                    "are shed",
-                    (unsigned long long)srv->fd_limit, (unsigned long long)srv->n_conns);
-        }
+         * usually without telling us: warn while we are close to it. */
+        NT_WARN("open-file limit %llu nearly reached with %llu connections: new connections "
+                "are shed",
+                (unsigned long long)srv->fd_limit, (unsigned long long)srv->net.n_conns);
     }
     if (srv->is_shutting_down) {
         nt_conn_close(c, "shutdown");
@@ -158,7 +120,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     nt_conn_start(c);
     const char *refusal = NULL, *why = NULL;
-    if (nt_server_is_banned(srv, c->ip)) {
+    if (nt_chat_is_banned(&srv->chat, c->ip)) {
         refusal = "You are banned from this server.";
         why = "banned";
     } else if (srv->cfg->max_per_ip > 0 && !is_exempt(srv, c->ip) &&
@@ -180,7 +142,7 @@ static void on_connection(uv_stream_t *server, int status)
         ip_count_add(srv, c->ip, 1);
         c->is_ip_counted = true;
     }
-    nt_chat_start(c);
+    nt_line_door_open(&srv->line, c);
 }
 
 static void on_trim_timer(uv_timer_t *timer)
@@ -189,9 +151,34 @@ static void on_trim_timer(uv_timer_t *timer)
     malloc_trim(0);
 }
 
+int nt_server_reload(struct nt_server *srv)
+{
+    const struct nt_config *cfg = srv->cfg;
+    if (srv->tls_ctx == NULL) {
+        NT_INFO("reload: nothing to reload (no tls:// listener)");
+        return 0;
+    }
+    char err[512];
+    struct nt_tls_ctx *ctx =
+        nt_tls_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, err, sizeof(err));
+    if (ctx == NULL) {
+        NT_ERROR("reload: kept the old TLS certificate: %s", err);
+        return -1;
+    }
+    nt_tls_ctx_free(srv->tls_ctx); /* open connections hold their own reference */
+    srv->tls_ctx = ctx;
+    NT_INFO("reload: TLS certificate %s and key %s loaded", cfg->tls_cert_file, cfg->tls_key_file);
+    return 0;
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct nt_server *srv = sig->data;
+    if (signum == SIGHUP) {
+        NT_INFO("received SIGHUP, reloading");
+        nt_server_reload(srv);
+        return;
+    }
     if (srv->is_shutting_down) {
         NT_WARN("received %s again, exiting now", signum == SIGINT ? "SIGINT" : "SIGTERM");
         _exit(1);
@@ -207,27 +194,25 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_confi
     srv->fd_limit = fd_limit;
     srv->cfg = cfg;
     srv->max_clients = max_clients;
-    nt_list_init(&srv->conns);
-    nt_list_init(&srv->dirty);
-    nt_hub_init(&srv->hub, cfg->history);
-    nt_names_init(&srv->names);
     nt_names_init(&srv->ip_counts);
-    srv->prompt = nt_msg_from_str("Enter your name: ");
-    srv->scratch = nt_xmalloc(NT_TEXT_SANITIZED_MAX(cfg->max_line));
+    nt_chat_init(&srv->chat, cfg);
+    nt_line_door_init(&srv->line, &srv->chat, cfg);
+    const struct nt_net_limits limits = {
+        .max_output = cfg->max_output,
+        .max_output_total = cfg->max_output_total,
+        .sndbuf = cfg->sndbuf,
+    };
     const uint64_t durations[NT_TIMEOUT_KINDS] = {
         [NT_TIMEOUT_NAME] = cfg->name_timeout_ms,
         [NT_TIMEOUT_IDLE] = cfg->idle_timeout_ms,
         [NT_TIMEOUT_LINGER] = NT_LINGER_MS,
         /* The time one token takes, rounded up: waking sooner would find none. */
-        [NT_TIMEOUT_THROTTLE] = cfg->rate ? (1000 + cfg->rate - 1) / cfg->rate : 0,
+        [NT_TIMEOUT_THROTTLE] = nt_flood_token_ms(cfg->rate),
+        [NT_TIMEOUT_STALL] = cfg->stall_timeout_ms,
     };
-    int rc = nt_timeouts_init(&srv->timeouts, loop, durations, on_expire);
-    if (rc == 0)
-        rc = uv_check_init(loop, &srv->flush_check);
-    if (rc == 0)
-        rc = uv_check_start(&srv->flush_check, on_check);
-    if (rc == 0)
-        rc = uv_idle_init(loop, &srv->flush_idle);
+    srv->net.owner = srv;
+    srv->net.on_conn_closed = on_conn_closed;
+    int rc = nt_net_init(&srv->net, loop, &limits, durations);
     if (rc == 0)
         rc = uv_timer_init(loop, &srv->shutdown_timer);
     if (rc == 0)
@@ -236,6 +221,8 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_confi
         rc = uv_signal_init(loop, &srv->sig_int);
     if (rc == 0)
         rc = uv_signal_init(loop, &srv->sig_term);
+    if (rc == 0)
+        rc = uv_signal_init(loop, &srv->sig_hup);
     if (rc != 0)
         return rc;
     /* Long-lived conns interleave with short-lived queue rings and messages on the heap, so a
@@ -246,13 +233,25 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_confi
     uv_unref((uv_handle_t *)&srv->trim_timer);
     srv->sig_int.data = srv;
     srv->sig_term.data = srv;
+    srv->sig_hup.data = srv;
     uv_signal_start(&srv->sig_int, on_signal, SIGINT);
     uv_signal_start(&srv->sig_term, on_signal, SIGTERM);
+    /* SIGHUP reloads and never stops the server (its default action would). */
+    uv_signal_start(&srv->sig_hup, on_signal, SIGHUP);
+    if (nt_config_has_tls(cfg)) {
+        char err[512];
+        srv->tls_ctx = nt_tls_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, err, sizeof(err));
+        if (srv->tls_ctx == NULL) {
+            NT_ERROR("%s", err);
+            return UV_EINVAL;
+        }
+    }
     return 0;
 }
 
-static int listen_one(const struct nt_listen_addr *la, uv_tcp_t *tcp)
+static int listen_one(struct nt_listener *l)
 {
+    const struct nt_listen_addr *la = l->la;
     struct sockaddr_storage ss;
     int rc;
     if (la->is_ipv6)
@@ -260,19 +259,21 @@ static int listen_one(const struct nt_listen_addr *la, uv_tcp_t *tcp)
     else
         rc = uv_ip4_addr(la->host, la->port, (struct sockaddr_in *)(void *)&ss);
     if (rc == 0)
-        rc = uv_tcp_bind(tcp, (const struct sockaddr *)&ss, la->is_ipv6 ? UV_TCP_IPV6ONLY : 0);
+        rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss, la->is_ipv6 ? UV_TCP_IPV6ONLY : 0);
     if (rc == 0)
-        rc = uv_listen((uv_stream_t *)tcp, 511, on_connection);
+        rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
+    const char *scheme = la->scheme == NT_SCHEME_TCP ? "" : nt_config_scheme_name(la->scheme);
+    const char *sep = la->scheme == NT_SCHEME_TCP ? "" : "://";
     if (rc != 0) {
-        NT_ERROR("cannot listen on %s%s%s:%d: %s", la->is_ipv6 ? "[" : "", la->host,
-                 la->is_ipv6 ? "]" : "", la->port, uv_strerror(rc));
+        NT_ERROR("cannot listen on %s%s%s%s%s:%d: %s", scheme, sep, la->is_ipv6 ? "[" : "",
+                 la->host, la->is_ipv6 ? "]" : "", la->port, uv_strerror(rc));
         return rc;
     }
     int len = sizeof(ss);
     char name[96];
-    uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len);
-    nt_conn_format_addr(&ss, name, sizeof(name));
-    NT_INFO("listening on %s", name);
+    uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len);
+    nt_net_format_addr(&ss, name, sizeof(name));
+    NT_INFO("listening on %s%s%s", scheme, sep, name);
     return 0;
 }
 
@@ -280,49 +281,35 @@ int nt_server_start(struct nt_server *srv)
 {
     const struct nt_config *cfg = srv->cfg;
     for (size_t i = 0; i < cfg->n_listen; i++) {
-        uv_tcp_t *tcp = &srv->listeners[i];
-        int rc = uv_tcp_init(srv->loop, tcp);
+        struct nt_listener *l = &srv->listeners[i];
+        int rc = uv_tcp_init(srv->loop, &l->tcp);
         if (rc != 0)
             return rc;
-        tcp->data = srv;
+        l->tcp.data = l;
+        l->srv = srv;
+        l->la = &cfg->listen[i];
         srv->n_listeners++;
-        rc = listen_one(&cfg->listen[i], tcp);
+        rc = listen_one(l);
         if (rc != 0)
             return rc;
     }
     return 0;
 }
 
-static void close_handle(uv_handle_t *h)
+/* Out of time to flush: close whatever is left (§4.5). */
+static void close_all(struct nt_server *srv)
 {
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
-/* Closes the server's own handles; the loop ends once the conns are gone too. */
-static void close_server_handles(struct nt_server *srv)
-{
-    for (size_t i = 0; i < srv->n_listeners; i++)
-        close_handle((uv_handle_t *)&srv->listeners[i]);
-    close_handle((uv_handle_t *)&srv->sig_int);
-    close_handle((uv_handle_t *)&srv->sig_term);
-    close_handle((uv_handle_t *)&srv->flush_check);
-    close_handle((uv_handle_t *)&srv->flush_idle);
-    close_handle((uv_handle_t *)&srv->shutdown_timer);
-    close_handle((uv_handle_t *)&srv->trim_timer);
-    nt_timeouts_close(&srv->timeouts);
-}
-
-static void on_shutdown_timer(uv_timer_t *timer)
-{
-    struct nt_server *srv = NT_CONTAINER_OF(timer, struct nt_server, shutdown_timer);
-    /* Out of time to flush: close whatever is left (§4.5). */
-    struct nt_list *node = srv->conns.next;
-    while (node != &srv->conns) {
+    struct nt_list *node = srv->net.conns.next;
+    while (node != &srv->net.conns) {
         struct nt_list *next = node->next; /* closing frees later, in the close callback */
         nt_conn_close(NT_CONTAINER_OF(node, struct nt_conn, all_link), "shutdown");
         node = next;
     }
+}
+
+static void on_shutdown_timer(uv_timer_t *timer)
+{
+    close_all(NT_CONTAINER_OF(timer, struct nt_server, shutdown_timer));
 }
 
 void nt_server_shutdown(struct nt_server *srv)
@@ -330,42 +317,34 @@ void nt_server_shutdown(struct nt_server *srv)
     if (srv->is_shutting_down)
         return;
     srv->is_shutting_down = true;
+    nt_chat_shutdown(&srv->chat);
     for (size_t i = 0; i < srv->n_listeners; i++)
-        close_handle((uv_handle_t *)&srv->listeners[i]);
-    for (struct nt_list *node = srv->conns.next; node != &srv->conns; node = node->next) {
+        close_handle((uv_handle_t *)&srv->listeners[i].tcp);
+    for (struct nt_list *node = srv->net.conns.next; node != &srv->net.conns; node = node->next) {
         struct nt_conn *c = NT_CONTAINER_OF(node, struct nt_conn, all_link);
         nt_conn_goodbye(c, "*** Server is shutting down ***", "shutdown");
     }
-    if (srv->n_conns == 0) {
-        nt_server_conn_closed(srv);
+    if (srv->net.n_conns == 0) {
+        close_server_handles(srv);
+        NT_INFO("shutdown complete");
         return;
     }
     uv_timer_start(&srv->shutdown_timer, on_shutdown_timer, NT_SHUTDOWN_FLUSH_MS, 0);
 }
 
-void nt_server_conn_closed(struct nt_server *srv)
-{
-    if (srv->is_shutting_down && srv->n_conns == 0) {
-        close_server_handles(srv);
-        NT_INFO("shutdown complete");
-    }
-}
-
 void nt_server_stop(struct nt_server *srv)
 {
     srv->is_shutting_down = true;
-    on_shutdown_timer(&srv->shutdown_timer);
+    nt_chat_shutdown(&srv->chat);
+    close_all(srv);
     close_server_handles(srv);
 }
 
 void nt_server_fini(struct nt_server *srv)
 {
-    nt_hub_fini(&srv->hub);
-    nt_names_fini(&srv->names);
+    nt_line_door_fini(&srv->line);
+    nt_chat_fini(&srv->chat);
     nt_names_fini(&srv->ip_counts); /* empty: every conn released its address */
-    for (size_t i = 0; i < srv->n_bans; i++)
-        free(srv->bans[i]);
-    free(srv->bans);
-    nt_msg_unref(srv->prompt);
-    free(srv->scratch);
+    if (srv->tls_ctx != NULL)
+        nt_tls_ctx_free(srv->tls_ctx);
 }

@@ -8,20 +8,24 @@
 
 #include <uv.h>
 
-#include "chat.h"
-#include "config.h"
-#include "conn.h"
+#include "door/line.h"
 #include "fuzz.h"
-#include "log.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "net/conn.h"
 #include "server.h"
 
 /*
  * Four clients of one real server (a libuv loop with no listener), made with
- * nt_conn_new_detached(): bytes go in through nt_conn_input(), the very path a read takes, and
- * what the server sends stays in each conn's queue, where the harness reads it. The input is a
- * script of records; the first byte of each says what to do:
+ * nt_conn_new_detached() and opened by the line door: bytes go in through nt_conn_input(), the
+ * very path a read takes, through the door into the chat core, and what the server sends stays
+ * in each conn's queue, where the harness reads it. The input is a script of records; the first
+ * byte of each says what to do:
  *   bits 0-1: which client; bits 2-3: 0 or 1 = send the next N bytes (N = the byte after), 2 = the
- *   client half-closes (end of input), 3 = a new connection takes the slot of a closed one.
+ *   client half-closes (end of input), 3 = a new connection takes the slot of a closed one;
+ *   bit 4: the client does not read after this record. A client that does not read keeps its
+ *   queue, so --max-output (2 KiB here) is reached and the safe point is exercised: a reply or a
+ *   broadcast that takes a member over its cap only marks it, and it is dropped afterwards.
  * Checks, after every record, on every byte any client was sent: valid UTF-8, and no control
  * character but LF: whatever a peer sends, nothing reaches another terminal that could move its
  * cursor, clear its screen or ring its bell (PROTOCOL.md §5.3). At the end every client is
@@ -44,6 +48,7 @@ static void setup_once(void)
     cfg.max_line = 64; /* short lines reach the over-long path quickly */
     cfg.history = 3;   /* joins replay history */
     cfg.max_per_ip = 0;
+    cfg.max_output = 2048; /* reachable: clients that do not read are dropped as too slow */
     memcpy(cfg.oper_password, "pw", 3); /* "/oper pw" is reachable */
     CHECK(uv_loop_init(&loop) == 0);
     srv = calloc(1, sizeof(*srv));
@@ -80,12 +85,9 @@ static void check_output(const char *p, size_t n)
 /* Checks and drops what is queued for c, as the flush would have written it. */
 static void drain(struct nt_conn *c)
 {
-    while (c->q_len > 0) {
-        struct nt_msg *msg = c->q[c->q_head];
+    struct nt_msg *msg;
+    while ((msg = nt_conn_take_queued(c)) != NULL) {
         check_output(msg->data, msg->len);
-        c->q_head = (c->q_head + 1) & (c->q_cap - 1);
-        c->q_len--;
-        c->q_bytes -= msg->len;
         nt_msg_unref(msg);
     }
 }
@@ -93,10 +95,10 @@ static void drain(struct nt_conn *c)
 static struct nt_conn *open_client(int i)
 {
     static const char *const ips[CLIENTS] = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.1"};
-    struct nt_conn *c = nt_conn_new_detached(srv, ips[i]);
+    struct nt_conn *c = nt_conn_new_detached(&srv->net, ips[i]);
     c->is_counted = true;
     srv->n_clients++;
-    nt_chat_start(c);
+    nt_line_door_open(&srv->line, c);
     return c;
 }
 
@@ -107,45 +109,53 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < CLIENTS; i++)
         clients[i] = open_client(i);
 
+    bool reads[CLIENTS] = {true, true, true, true};
     size_t pos = 0;
     while (pos < size) {
         uint8_t op = data[pos++];
         struct nt_conn *c = clients[op & 3];
+        reads[op & 3] = (op & 0x10) == 0;
         switch ((op >> 2) & 3) {
         case 0:
         case 1: {
             size_t n = pos < size ? data[pos++] : 0;
             if (n > size - pos)
                 n = size - pos;
-            if (c->state < NT_CONN_LINGER)
+            if (c->state == NT_CONN_OPEN)
                 nt_conn_input(c, (const char *)data + pos, n);
             pos += n;
             break;
         }
         case 2:
-            if (c->state < NT_CONN_LINGER)
-                nt_conn_end_of_input(c);
+            if (c->state == NT_CONN_OPEN) {
+                c->got_eof = true;
+                c->h->on_eof(c);
+            }
             break;
         default:
             /* A closed client's slot is reused; the closed one is freed at the end. */
-            if (c->state >= NT_CONN_LINGER) {
+            if (c->state != NT_CONN_OPEN) {
                 drain(c);
                 nt_conn_close(c, "quit");
                 clients[op & 3] = open_client(op & 3);
             }
             break;
         }
-        for (struct nt_list *node = srv->conns.next; node != &srv->conns; node = node->next)
-            drain(NT_CONTAINER_OF(node, struct nt_conn, all_link));
+        /* Clients that read take what they were sent; the others let it pile up. */
+        for (int i = 0; i < CLIENTS; i++) {
+            if (reads[i] || clients[i]->state != NT_CONN_OPEN)
+                drain(clients[i]);
+        }
     }
 
-    for (struct nt_list *node = srv->conns.next; node != &srv->conns; node = node->next) {
+    for (struct nt_list *node = srv->net.conns.next; node != &srv->net.conns; node = node->next) {
         struct nt_conn *c = NT_CONTAINER_OF(node, struct nt_conn, all_link);
         drain(c);
         nt_conn_close(c, "error");
     }
     /* The close callbacks free every conn; nothing is flushed, since no conn is left dirty. */
     uv_run(&loop, UV_RUN_NOWAIT);
-    CHECK(srv->n_conns == 0 && srv->hub.n_members == 0 && srv->hub.n_rooms == 0);
+    CHECK(srv->net.n_conns == 0 && srv->chat.hub.n_members == 0 && srv->chat.hub.n_rooms == 0);
+    CHECK(srv->net.queued_bytes == 0);
     return 0;
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "command.h"
+#include "lib/command.h"
 #include "fuzz.h"
 
 /* p[0..n) lies within [base, base + len], or n is 0. */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "framer.h"
+#include "lib/framer.h"
 #include "fuzz.h"
 
 /*

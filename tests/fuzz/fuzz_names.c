@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "names.h"
-#include "text.h"
+#include "lib/names.h"
+#include "lib/text.h"
 
 /*
  * Input: records separated by LF, as name lines from peers. The first byte of a record picks an

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "text.h"
+#include "lib/text.h"
 
 /*
  * Input: any bytes, as one line from a peer. Checks:

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "command.h"
+#include "lib/command.h"
 
 /*
  * The token bucket (PROTOCOL.md §7.9) is not tested here: it lives in conn.c, on the libuv loop

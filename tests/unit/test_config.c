@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "lib/config.h"
 
 /* The result of one nt_config_parse() call; freed by teardown() even when an assertion fails. */
 struct run {
@@ -124,7 +124,9 @@ static void test_defaults_after_empty_parse(void **state)
     assert_int_equal(c.name_timeout_ms, 60000);
     assert_int_equal(c.max_clients, 0);
     assert_int_equal(c.max_line, 4096);
-    assert_int_equal(c.max_output, 1048576);
+    assert_int_equal(c.max_output, 8388608);
+    assert_int_equal(c.max_output_total, 268435456);
+    assert_int_equal(c.stall_timeout_ms, 5000);
     assert_int_equal(c.sndbuf, 0);
     assert_int_equal(c.log_level, NT_LOG_INFO);
     assert_false(c.log_messages);
@@ -143,7 +145,7 @@ static void test_defaults_fields(void **state)
     assert_int_equal(c.name_timeout_ms, 60000);
     assert_int_equal(c.max_clients, 0);
     assert_int_equal(c.max_line, 4096);
-    assert_int_equal(c.max_output, 1048576);
+    assert_int_equal(c.max_output, 8388608);
     assert_int_equal(c.sndbuf, 0);
     assert_int_equal(c.log_level, NT_LOG_INFO);
     assert_false(c.log_messages);
@@ -581,6 +583,39 @@ static void test_parse_listen_bad(void **state)
     listen_bad("[0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000]:1");
 }
 
+/* ---- schemes and TLS (issue #8) ---- */
+
+static void test_listen_schemes(void **state)
+{
+    (void)state;
+    struct run *r = PARSE_OK("--listen", "tcp://127.0.0.1:1", "--listen", "127.0.0.1:2", "--listen",
+                             "tls://[::1]:3", "--tls-cert", "c.pem", "--tls-key", "k.pem");
+    assert_int_equal(r->c.n_listen, 3);
+    assert_int_equal(r->c.listen[0].scheme, NT_SCHEME_TCP);
+    assert_int_equal(r->c.listen[0].port, 1);
+    assert_int_equal(r->c.listen[1].scheme, NT_SCHEME_TCP);
+    assert_int_equal(r->c.listen[2].scheme, NT_SCHEME_TLS);
+    assert_true(r->c.listen[2].is_ipv6);
+    assert_string_equal(r->c.listen[2].host, "::1");
+    assert_true(nt_config_has_tls(&r->c));
+    assert_non_null(r->c.tls_cert_file); /* borrowed from argv, which the helper freed */
+    assert_non_null(r->c.tls_key_file);
+    assert_string_equal(nt_config_scheme_name(NT_SCHEME_TLS), "tls");
+}
+
+static void test_tls_needs_cert_and_key(void **state)
+{
+    (void)state;
+    EXPECT_ERROR(("--listen", "tls://127.0.0.1:1"), ("--tls-cert", "--tls-key"));
+    EXPECT_ERROR(("--listen", "tls://127.0.0.1:1", "--tls-cert", "c.pem"), ("--tls-key"));
+    EXPECT_ERROR(("--listen", "ftp://127.0.0.1:1"), ("--listen", "scheme", "ftp://"));
+    EXPECT_ERROR(("--listen", "tls:/127.0.0.1:1"), ("--listen"));
+    /* certificates without a TLS listener are accepted (a reload may add one later) */
+    PARSE_OK("--tls-cert", "c.pem", "--tls-key", "k.pem");
+    EXPECT_ERROR(("--stall-timeout", "-1"), ("--stall-timeout"));
+    EXPECT_ERROR(("--max-output-total", "1000"), ("--max-output-total", "65536"));
+}
+
 /* ---- --help and the docs table ---- */
 
 static char *capture(void (*fn)(FILE *))
@@ -595,8 +630,10 @@ static char *capture(void (*fn)(FILE *))
 }
 
 static const char *const all_flags[] = {
-    "--listen",     "--echo",   "--idle-timeout", "--name-timeout", "--max-clients", "--max-line",
-    "--max-output", "--sndbuf", "--log-level",    "--log-messages", "--version",     "--help"};
+    "--listen",           "--echo",          "--idle-timeout", "--name-timeout",
+    "--max-clients",      "--max-line",      "--max-output",   "--sndbuf",
+    "--log-level",        "--log-messages",  "--version",      "--help",
+    "--max-output-total", "--stall-timeout", "--tls-cert",     "--tls-key"};
 
 static void test_usage_lists_every_flag(void **state)
 {
@@ -612,7 +649,7 @@ static void test_usage_lists_every_flag(void **state)
     /* defaults shown are the real ones */
     assert_non_null(strstr(u, "127.0.0.1:8888"));
     assert_non_null(strstr(u, "4096"));
-    assert_non_null(strstr(u, "1048576"));
+    assert_non_null(strstr(u, "8388608"));
     free(u);
 }
 
@@ -671,6 +708,8 @@ int main(void)
         cmocka_unit_test_teardown(test_no_output_on_success, teardown),
         cmocka_unit_test_teardown(test_parse_listen_ok, teardown),
         cmocka_unit_test_teardown(test_parse_listen_bad, teardown),
+        cmocka_unit_test_teardown(test_listen_schemes, teardown),
+        cmocka_unit_test_teardown(test_tls_needs_cert_and_key, teardown),
         cmocka_unit_test_teardown(test_usage_lists_every_flag, teardown),
         cmocka_unit_test_teardown(test_markdown_table, teardown),
     };

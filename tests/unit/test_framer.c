@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "framer.h"
+#include "lib/framer.h"
 
 /* Telnet command bytes (RFC 854). */
 #define IAC  "\xff"

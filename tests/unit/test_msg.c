@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "msg.h"
+#include "lib/msg.h"
 
 /* Under ASan a leaked message, a double free or a use after the last unref is reported. */
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <wctype.h>
 
-#include "names.h"
+#include "lib/names.h"
 
 static const char *check_name(enum nt_name_check c)
 {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "text.h"
+#include "lib/text.h"
 
 #define FFFD "\xef\xbf\xbd"
 

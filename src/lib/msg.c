@@ -13,6 +13,7 @@ struct nt_msg *nt_msg_new(size_t len)
     struct nt_msg *msg = nt_xmalloc(sizeof(*msg) + len);
     msg->refs = 1;
     msg->len = (uint32_t)len;
+    msg->queued = 0;
     return msg;
 }
 

@@ -8,9 +8,11 @@
 
 /* One outbound message. Immutable once built; freed when the last reference is dropped. */
 struct nt_msg {
-    uint32_t refs; /* references held by builders and send queues */
-    uint32_t len;  /* bytes in data */
-    char data[];   /* owned, len bytes, not NUL-terminated */
+    uint32_t refs;   /* references held by builders, events and send queues */
+    uint32_t len;    /* bytes in data */
+    uint32_t queued; /* of those references, the ones held by send queues (net/conn.c counts the
+                        bytes of a message queued anywhere once, against --max-output-total) */
+    char data[];     /* owned, len bytes, not NUL-terminated */
 };
 
 /* Returns a message of len bytes with one reference, for the caller to fill before sharing. */

@@ -1,18 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* timeouts.h - idle, name-prompt and linger deadlines: activity-ordered lists + one uv_timer. */
+/* timeouts.h - name, idle, linger, throttle and stall deadlines: activity-ordered lists + one
+ * uv_timer. */
 #ifndef NT_TIMEOUTS_H
 #define NT_TIMEOUTS_H
 
 #include <stdint.h>
 #include <uv.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 enum nt_timeout_kind {
     NT_TIMEOUT_NAME,
     NT_TIMEOUT_IDLE,
     NT_TIMEOUT_LINGER,
     NT_TIMEOUT_THROTTLE, /* flood control: the time one token takes */
+    NT_TIMEOUT_STALL,    /* output waits and the socket took nothing (--stall-timeout) */
     NT_TIMEOUT_KINDS
 };
 

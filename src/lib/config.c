@@ -26,8 +26,10 @@ struct opt {
 #define DAY_MS   (86400ULL * 1000ULL)
 
 static const struct opt options[] = {
-    {"listen", 'l', OPT_LISTEN, FIELD(listen), 0, 0, "HOST:PORT", NT_DEFAULT_LISTEN,
-     "address to listen on, IPv4 or [IPv6]; repeatable; port 0 picks a free port", false},
+    {"listen", 'l', OPT_LISTEN, FIELD(listen), 0, 0, "[SCHEME://]HOST:PORT", NT_DEFAULT_LISTEN,
+     "address to listen on, IPv4 or [IPv6]; SCHEME tcp (default) or tls; repeatable; port 0 "
+     "picks a free port",
+     false},
     {"echo", 0, OPT_FLAG, FIELD(echo), 0, 0, NULL, "off",
      "run the HOWTO's echo server instead of the chat", false},
     {"idle-timeout", 0, OPT_SECONDS, FIELD(idle_timeout_ms), 0, 365 * DAY_MS, "SECONDS", "300",
@@ -38,8 +40,15 @@ static const struct opt options[] = {
      "clients connected at once; more are refused", false},
     {"max-line", 0, OPT_COUNT, FIELD(max_line), 1, 1048576, "BYTES", "4096",
      "longest line accepted; longer lines are refused", false},
-    {"max-output", 0, OPT_COUNT, FIELD(max_output), 1024, 1073741824, "BYTES", "1048576",
+    {"max-output", 0, OPT_COUNT, FIELD(max_output), 1024, 1073741824, "BYTES", "8388608",
      "pending output per client before it is dropped as too slow", false},
+    {"max-output-total", 0, OPT_COUNT, FIELD(max_output_total), 65536, 68719476736ULL, "BYTES",
+     "268435456",
+     "pending output of all clients together (shared lines counted once); past it the largest "
+     "backlog is cut first",
+     false},
+    {"stall-timeout", 0, OPT_SECONDS, FIELD(stall_timeout_ms), 0, 365 * DAY_MS, "SECONDS", "5",
+     "cut a client whose socket took nothing this long while output waits; 0 = off", false},
     {"sndbuf", 0, OPT_COUNT, FIELD(sndbuf), 0, 67108864, "BYTES", "kernel's",
      "socket send buffer size (SO_SNDBUF); 0 = the kernel's default", false},
     {"log-level", 0, OPT_LOG_LEVEL, FIELD(log_level), 0, 0, "LEVEL", "info",
@@ -58,6 +67,10 @@ static const struct opt options[] = {
      "apply --max-per-ip to loopback addresses too", false},
     {"oper-password-file", 0, OPT_PATH, FIELD(oper_password_file), 0, 0, "FILE", "none",
      "file whose first line is the operator password (/oper)", false},
+    {"tls-cert", 0, OPT_PATH, FIELD(tls_cert_file), 0, 0, "FILE", "none",
+     "certificate chain (PEM) for tls:// listeners; reloaded on SIGHUP", false},
+    {"tls-key", 0, OPT_PATH, FIELD(tls_key_file), 0, 0, "FILE", "none",
+     "private key (PEM) for tls:// listeners; reloaded on SIGHUP", false},
     {"version", 0, OPT_FLAG, FIELD(show_version), 0, 0, NULL, NULL, "print the version and exit",
      false},
     {"help", 'h', OPT_FLAG, FIELD(show_help), 0, 0, NULL, NULL, "print this help and exit", false},
@@ -71,7 +84,9 @@ void nt_config_defaults(struct nt_config *c)
     c->idle_timeout_ms = 300ULL * 1000;
     c->name_timeout_ms = 60ULL * 1000;
     c->max_line = 4096;
-    c->max_output = 1024ULL * 1024;
+    c->max_output = 8ULL * 1024 * 1024;
+    c->max_output_total = 256ULL * 1024 * 1024;
+    c->stall_timeout_ms = 5ULL * 1000;
     c->log_level = NT_LOG_INFO;
     c->rate = 10;
     c->burst = 20;
@@ -113,6 +128,19 @@ int nt_config_parse_listen(const char *s, struct nt_listen_addr *out, const char
     const char *host;
     size_t host_len;
     memset(out, 0, sizeof(*out));
+    const char *sep = strstr(s, "://");
+    if (sep != NULL) {
+        size_t n = (size_t)(sep - s);
+        if (n == 3 && strncmp(s, "tcp", 3) == 0) {
+            out->scheme = NT_SCHEME_TCP;
+        } else if (n == 3 && strncmp(s, "tls", 3) == 0) {
+            out->scheme = NT_SCHEME_TLS;
+        } else {
+            *why = "unknown scheme (tcp:// or tls://)";
+            return -1;
+        }
+        s = sep + 3;
+    }
     if (s[0] == '[') {
         const char *close = strchr(s, ']');
         if (close == NULL) {
@@ -335,6 +363,10 @@ int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err
         if (apply(c, o, val != NULL ? val : "", err) != 0)
             errors++;
     }
+    if (nt_config_has_tls(c) && (c->tls_cert_file == NULL || c->tls_key_file == NULL)) {
+        fprintf(err, "natter: --listen tls://: needs --tls-cert FILE and --tls-key FILE\n");
+        errors++;
+    }
     if (c->n_listen == 0) {
         const char *why = NULL;
         int rc = nt_config_parse_listen(NT_DEFAULT_LISTEN, &c->listen[0], &why);
@@ -342,6 +374,20 @@ int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err
         c->n_listen = 1;
     }
     return errors ? -1 : 0;
+}
+
+const char *nt_config_scheme_name(enum nt_scheme scheme)
+{
+    return scheme == NT_SCHEME_TLS ? "tls" : "tcp";
+}
+
+bool nt_config_has_tls(const struct nt_config *c)
+{
+    for (size_t i = 0; i < c->n_listen; i++) {
+        if (c->listen[i].scheme == NT_SCHEME_TLS)
+            return true;
+    }
+    return false;
 }
 
 void nt_config_usage(FILE *out)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* timeouts.c - O(1) deadlines: one list per kind in deadline order, one timer for all. */
-#include "timeouts.h"
+#include "net/timeouts.h"
 
 static void on_timer(uv_timer_t *timer);
 

@@ -13,8 +13,16 @@
 #define NT_MAX_LISTEN     16
 #define NT_DEFAULT_LISTEN "127.0.0.1:8888"
 
-/* One address to listen on, as given ("127.0.0.1:8888", "[::1]:0"), split into host and port. */
+/* What a listener speaks: a door's protocol over a transport (docs/OPERATIONS.md, --listen). */
+enum nt_scheme {
+    NT_SCHEME_TCP, /* tcp:// (the default): the line chat (or echo) in plaintext */
+    NT_SCHEME_TLS, /* tls://: the same over TLS */
+};
+
+/* One address to listen on, as given ("127.0.0.1:8888", "tls://[::1]:0"), split into its
+ * scheme, host and port. */
 struct nt_listen_addr {
+    enum nt_scheme scheme;
     char host[64]; /* numeric IPv4 or IPv6 address, without brackets */
     int port;      /* 0 picks a free port */
     bool is_ipv6;
@@ -29,7 +37,9 @@ struct nt_config {
     uint64_t max_clients;     /* 0 = derive from the open-file limit at start-up */
     uint64_t max_line;
     uint64_t max_output;
-    uint64_t sndbuf; /* 0 = the kernel's default */
+    uint64_t max_output_total; /* bytes all backlogs may hold together */
+    uint64_t stall_timeout_ms; /* cut a reader that took nothing this long; 0 = off */
+    uint64_t sndbuf;           /* 0 = the kernel's default */
     enum nt_log_level log_level;
     bool log_messages;
     uint64_t history;               /* chat lines kept per room; 0 = none */
@@ -39,6 +49,8 @@ struct nt_config {
     bool no_loopback_exempt;        /* apply max_per_ip to loopback addresses too */
     const char *oper_password_file; /* borrowed from argv; NULL = no operators */
     char oper_password[256];        /* read by nt_config_load(); empty = no operators */
+    const char *tls_cert_file;      /* borrowed from argv; PEM chain */
+    const char *tls_key_file;       /* borrowed from argv; PEM key */
     bool show_help;
     bool show_version;
     bool show_help_markdown; /* hidden: regenerates the table in docs/OPERATIONS.md */
@@ -60,9 +72,16 @@ int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err
  */
 int nt_config_load(struct nt_config *c, FILE *err);
 
-/* Parses "HOST:PORT" or "[HOST6]:PORT" with a numeric host into *out. Returns 0, or -1 with a
- * reason in why (a static string). */
+/* Parses "[SCHEME://]HOST:PORT" or "[SCHEME://][HOST6]:PORT" with a numeric host into *out
+ * (SCHEME: tcp or tls; tcp when none is given). Returns 0, or -1 with a reason in why (a static
+ * string). */
 int nt_config_parse_listen(const char *s, struct nt_listen_addr *out, const char **why);
+
+/* The scheme's name as written in --listen: "tcp", "tls". */
+const char *nt_config_scheme_name(enum nt_scheme scheme);
+
+/* Whether any listener of c needs TLS (and so --tls-cert and --tls-key). */
+bool nt_config_has_tls(const struct nt_config *c);
 
 /* Writes the --help text, generated from the option table, to out. */
 void nt_config_usage(FILE *out);

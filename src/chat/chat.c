@@ -1,0 +1,764 @@
+/* SPDX-License-Identifier: MIT */
+/* chat.c - the chat core: joining, leaving, the safe point, commands and moderation. */
+#include "chat/chat.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/text.h"
+
+/* A growable string for building reply texts. */
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        b->p = nt_xrealloc(b->p, cap);
+        b->cap = cap;
+    }
+    if (n > 0)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+void nt_member_init(struct nt_member *m, const struct nt_member_ops *ops, uint64_t id,
+                    const char *peer, const char *ip)
+{
+    memset(m, 0, sizeof(*m));
+    m->ops = ops;
+    m->id = id;
+    m->peer = peer;
+    m->ip = ip;
+    m->state = NT_MEMBER_OUT;
+}
+
+void nt_member_fini(struct nt_member *m)
+{
+    NT_ASSERT(m->state == NT_MEMBER_OUT || m->state == NT_MEMBER_LEFT);
+    free(m->name);
+    free(m->parting);
+    free(m->drop_goodbye);
+    m->name = m->parting = m->drop_goodbye = NULL;
+}
+
+void nt_chat_init(struct nt_chat *chat, const struct nt_config *cfg)
+{
+    memset(chat, 0, sizeof(*chat));
+    chat->cfg = cfg;
+    nt_hub_init(&chat->hub, cfg->history);
+    nt_names_init(&chat->names);
+    nt_list_init(&chat->drops);
+    chat->scratch = nt_xmalloc(NT_TEXT_SANITIZED_MAX(cfg->max_line));
+}
+
+void nt_chat_fini(struct nt_chat *chat)
+{
+    NT_ASSERT(nt_list_is_empty(&chat->drops));
+    nt_hub_fini(&chat->hub);
+    nt_names_fini(&chat->names);
+    for (size_t i = 0; i < chat->n_bans; i++)
+        free(chat->bans[i]);
+    free(chat->bans);
+    free(chat->scratch);
+}
+
+/* --- events ------------------------------------------------------------------------------ */
+
+static struct nt_event *event(struct nt_chat *chat, enum nt_event_kind kind,
+                              const struct nt_member *actor, const struct nt_event_fields *extra)
+{
+    struct nt_event_fields f = extra ? *extra : (struct nt_event_fields){0};
+    if (actor != NULL) {
+        f.actor = actor->name;
+        f.actor_len = actor->name_len;
+        f.actor_id = actor->id;
+        if (f.room == NULL && actor->room != NULL) {
+            f.room = actor->room->name;
+            f.room_len = actor->room->name_len;
+        }
+    }
+    return nt_event_new(kind, ++chat->next_event_id, &f);
+}
+
+/* Marks m to be dropped at the safe point (a delivery to it failed, or a command asked). */
+static void mark(struct nt_chat *chat, struct nt_member *m, const char *reason, const char *goodbye,
+                 struct nt_event *leave_ev)
+{
+    if (m->state != NT_MEMBER_IN) {
+        if (leave_ev != NULL)
+            nt_event_unref(leave_ev);
+        return;
+    }
+    m->state = NT_MEMBER_DROPPING;
+    m->drop_reason = reason;
+    m->drop_goodbye = goodbye ? nt_xstrndup(goodbye, strlen(goodbye)) : NULL;
+    m->drop_ev = leave_ev;
+    nt_list_append(&chat->drops, &m->drop_link);
+}
+
+static void on_full(void *ctx, struct nt_member *m)
+{
+    struct nt_chat *chat = ctx;
+    chat->drops_slow++;
+    mark(chat, m, "slow", "Disconnected: too slow to receive messages.", NULL);
+}
+
+/* Delivers ev to m alone (a reply, a welcome), unless m is being dropped. */
+static void deliver(struct nt_chat *chat, struct nt_member *m, struct nt_event *ev)
+{
+    if (m->state != NT_MEMBER_IN)
+        return;
+    chat->hub.deliveries++;
+    if (m->ops->deliver(m, ev) != 0)
+        on_full(chat, m);
+}
+
+static void broadcast(struct nt_chat *chat, struct nt_room *room, struct nt_event *ev,
+                      const struct nt_member *except)
+{
+    nt_hub_broadcast(&chat->hub, room, ev, except, on_full, chat);
+}
+
+/* Sends m the server notice in b (b is emptied). */
+static void send_notice(struct nt_chat *chat, struct nt_member *m, struct sbuf *b)
+{
+    struct nt_event_fields f = {.text = b->p, .text_len = b->len};
+    struct nt_event *ev = nt_event_new(NT_EV_NOTICE, ++chat->next_event_id, &f);
+    deliver(chat, m, ev);
+    nt_event_unref(ev);
+    free(b->p);
+    *b = (struct sbuf){0};
+}
+
+/* Sends m one server notice (PROTOCOL.md §7). */
+__attribute__((format(printf, 3, 4))) static void reply(struct nt_chat *chat, struct nt_member *m,
+                                                        const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    struct sbuf b = {0};
+    sb_str(&b, text);
+    send_notice(chat, m, &b);
+}
+
+/* --- joining, leaving and the safe point ---------------------------------------------------- */
+
+/* Takes m out of the chat now: announced with ev (or a plain leave event) unless shutting down. */
+static void leave_now(struct nt_chat *chat, struct nt_member *m, const char *reason,
+                      struct nt_event *ev)
+{
+    NT_INFO("conn=%llu peer=%s name=%s left: %s", (unsigned long long)m->id, m->peer, m->name,
+            reason);
+    m->state = NT_MEMBER_LEFT; /* skipped by the broadcast of its own leave */
+    if (!chat->is_shutting_down) {
+        if (ev == NULL) {
+            struct nt_event_fields f = {.reason = reason};
+            if (m->parting != NULL) {
+                f.text = m->parting;
+                f.text_len = strlen(m->parting);
+            }
+            ev = event(chat, NT_EV_LEAVE, m, &f);
+        }
+        broadcast(chat, m->room, ev, m);
+    }
+    if (ev != NULL)
+        nt_event_unref(ev);
+    nt_hub_leave(&chat->hub, m);
+    nt_names_remove(&chat->names, m->name, m->name_len);
+}
+
+/* The safe point: drops every marked member, in order; their leaves may mark more. */
+static void settle(struct nt_chat *chat)
+{
+    chat->depth++; /* the goodbyes below call back into the core, which must not settle again */
+    while (!nt_list_is_empty(&chat->drops)) {
+        struct nt_member *m = NT_CONTAINER_OF(chat->drops.next, struct nt_member, drop_link);
+        nt_list_remove(&m->drop_link);
+        struct nt_event *ev = m->drop_ev;
+        m->drop_ev = NULL;
+        const char *reason = m->drop_reason;
+        char *goodbye = m->drop_goodbye;
+        m->drop_goodbye = NULL;
+        leave_now(chat, m, reason, ev);
+        m->ops->goodbye(m, goodbye, reason);
+        free(goodbye);
+    }
+    chat->depth--;
+}
+
+static void enter(struct nt_chat *chat)
+{
+    chat->depth++;
+}
+
+static void done(struct nt_chat *chat)
+{
+    NT_ASSERT(chat->depth > 0);
+    if (--chat->depth == 0)
+        settle(chat);
+}
+
+/* "nobody else is here", "1 other person is here", "N other people are here" */
+static void say_others(struct sbuf *b, size_t others)
+{
+    if (others == 0)
+        sb_str(b, "nobody else is here");
+    else if (others == 1)
+        sb_str(b, "1 other person is here");
+    else
+        sb_printf(b, "%zu other people are here", others);
+}
+
+/* Puts m into the room called name: the event for the others, the line for m, the room's
+ * history (§7.6, §7.8). */
+static void enter_room(struct nt_chat *chat, struct nt_member *m, const char *name, size_t len,
+                       bool is_first)
+{
+    struct nt_room *room = nt_hub_enter(&chat->hub, m, name, len);
+    struct nt_event *ev = event(chat, is_first ? NT_EV_JOIN : NT_EV_ENTER, m, NULL);
+    broadcast(chat, room, ev, m); /* §2.6 */
+    nt_event_unref(ev);
+    struct sbuf b = {0};
+    if (is_first)
+        sb_printf(&b, "Welcome to %s, %s: ", room->name, m->name);
+    else
+        sb_printf(&b, "You are now in %s: ", room->name);
+    say_others(&b, room->count - 1);
+    if (is_first)
+        sb_str(&b, ". Type /help for the commands.");
+    send_notice(chat, m, &b);
+    if (m->state == NT_MEMBER_IN && nt_hub_replay(&chat->hub, room, m) != 0)
+        on_full(chat, m); /* history, before any live line */
+}
+
+enum nt_chat_join_result nt_chat_join(struct nt_chat *chat, struct nt_member *m, const char *name,
+                                      size_t len, enum nt_name_check *check)
+{
+    NT_ASSERT(m->state == NT_MEMBER_OUT);
+    *check = nt_names_check(name, len);
+    if (*check != NT_NAME_OK)
+        return NT_CHAT_NAME_INVALID;
+    if (nt_names_add(&chat->names, name, len, m) == -EEXIST)
+        return NT_CHAT_NAME_TAKEN;
+    enter(chat);
+    m->name = nt_xstrndup(name, len);
+    m->name_len = len;
+    m->state = NT_MEMBER_IN;
+    NT_INFO("conn=%llu peer=%s joined as %s", (unsigned long long)m->id, m->peer, m->name);
+    enter_room(chat, m, NT_LOBBY, strlen(NT_LOBBY), true);
+    done(chat);
+    return NT_CHAT_JOINED;
+}
+
+void nt_chat_leave(struct nt_chat *chat, struct nt_member *m, const char *reason)
+{
+    if (m->state == NT_MEMBER_OUT || m->state == NT_MEMBER_LEFT)
+        return;
+    enter(chat);
+    struct nt_event *ev = NULL;
+    if (m->state == NT_MEMBER_DROPPING) {
+        nt_list_remove(&m->drop_link);
+        ev = m->drop_ev;
+        m->drop_ev = NULL;
+        free(m->drop_goodbye);
+        m->drop_goodbye = NULL;
+    }
+    leave_now(chat, m, reason, ev);
+    done(chat);
+}
+
+void nt_chat_drop(struct nt_chat *chat, struct nt_member *m, const char *reason,
+                  const char *goodbye)
+{
+    enter(chat);
+    mark(chat, m, reason, goodbye, NULL);
+    done(chat);
+}
+
+void nt_chat_shutdown(struct nt_chat *chat)
+{
+    chat->is_shutting_down = true;
+}
+
+bool nt_chat_is_banned(const struct nt_chat *chat, const char *ip)
+{
+    for (size_t i = 0; i < chat->n_bans; i++) {
+        if (strcmp(chat->bans[i], ip) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool nt_chat_ban(struct nt_chat *chat, const char *ip)
+{
+    if (nt_chat_is_banned(chat, ip))
+        return false;
+    chat->bans = nt_xrealloc(chat->bans, (chat->n_bans + 1) * sizeof(*chat->bans));
+    chat->bans[chat->n_bans++] = nt_xstrndup(ip, strlen(ip));
+    return true;
+}
+
+bool nt_chat_unban(struct nt_chat *chat, const char *ip)
+{
+    for (size_t i = 0; i < chat->n_bans; i++) {
+        if (strcmp(chat->bans[i], ip) == 0) {
+            free(chat->bans[i]);
+            chat->bans[i] = chat->bans[--chat->n_bans];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* --- saying things ------------------------------------------------------------------------ */
+
+/* Relays a line of chat text (§3.2) or an action (§7.5) to m's room and its history. */
+static void say(struct nt_chat *chat, struct nt_member *m, enum nt_event_kind kind,
+                const char *text, size_t n)
+{
+    if (chat->cfg->log_messages)
+        NT_INFO("conn=%llu %s%s%s%.*s", (unsigned long long)m->id, kind == NT_EV_ACTION ? "* " : "",
+                m->name, kind == NT_EV_ACTION ? " " : ": ", (int)n, text);
+    chat->lines_received++;
+    struct nt_event_fields f = {.text = text, .text_len = n};
+    struct nt_event *ev = event(chat, kind, m, &f);
+    nt_hub_remember(&chat->hub, m->room, ev);
+    broadcast(chat, m->room, ev, m);
+    nt_event_unref(ev);
+}
+
+/* --- commands (PROTOCOL.md §7) -------------------------------------------------------------- */
+
+static void usage(struct nt_chat *chat, struct nt_member *m, enum nt_command_id id)
+{
+    reply(chat, m, "Usage: %s", nt_command_info(id)->usage);
+}
+
+static void cmd_help(struct nt_chat *chat, struct nt_member *m)
+{
+    size_t n;
+    const struct nt_command_info *table = nt_command_table(&n);
+    reply(chat, m, "Commands (start a line with // to send one that begins with /):");
+    for (size_t i = 0; i < n; i++)
+        reply(chat, m, "%s - %s", table[i].usage, table[i].help);
+}
+
+/* "NAME, NAME, ... and N more" of room's members. */
+static void list_members(struct sbuf *b, const struct nt_room *room)
+{
+    size_t i = 0;
+    for (const struct nt_list *node = room->members.next; node != &room->members;
+         node = node->next, i++) {
+        if (i == NT_CHAT_LIST_MAX) {
+            sb_printf(b, " and %zu more", room->count - NT_CHAT_LIST_MAX);
+            return;
+        }
+        const struct nt_member *o = NT_CONTAINER_OF_CONST(node, struct nt_member, room_link);
+        if (i > 0)
+            sb_str(b, ", ");
+        sb_add(b, o->name, o->name_len);
+    }
+}
+
+/* Replies with the first NT_CHAT_LIST_MAX rooms, one line each from line(). */
+static void each_room(struct nt_chat *chat, struct nt_member *m,
+                      void (*line)(struct nt_chat *chat, struct nt_member *m,
+                                   const struct nt_room *room))
+{
+    const struct nt_hub *hub = &chat->hub;
+    size_t i = 0;
+    for (const struct nt_list *node = hub->rooms.next; node != &hub->rooms;
+         node = node->next, i++) {
+        if (i == NT_CHAT_LIST_MAX) {
+            reply(chat, m, "and %zu more rooms", hub->n_rooms - NT_CHAT_LIST_MAX);
+            break;
+        }
+        line(chat, m, NT_CONTAINER_OF_CONST(node, struct nt_room, link));
+    }
+}
+
+static void who_line(struct nt_chat *chat, struct nt_member *m, const struct nt_room *room)
+{
+    struct sbuf b = {0};
+    sb_printf(&b, "%s (%zu): ", room->name, room->count);
+    list_members(&b, room);
+    send_notice(chat, m, &b);
+}
+
+static void cmd_who(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+{
+    const struct nt_hub *hub = &chat->hub;
+    if (len == 0) {
+        struct sbuf b = {0};
+        sb_printf(&b, "%zu in %s: ", m->room->count, m->room->name);
+        list_members(&b, m->room);
+        send_notice(chat, m, &b);
+        return;
+    }
+    if (len != 1 || arg[0] != '*') {
+        usage(chat, m, NT_CMD_WHO);
+        return;
+    }
+    reply(chat, m, "%zu %s in %zu %s:", hub->n_members, hub->n_members == 1 ? "person" : "people",
+          hub->n_rooms, hub->n_rooms == 1 ? "room" : "rooms");
+    each_room(chat, m, who_line);
+}
+
+static void rooms_line(struct nt_chat *chat, struct nt_member *m, const struct nt_room *room)
+{
+    reply(chat, m, "%s: %zu", room->name, room->count);
+}
+
+static void cmd_rooms(struct nt_chat *chat, struct nt_member *m)
+{
+    const struct nt_hub *hub = &chat->hub;
+    reply(chat, m, "%zu %s:", hub->n_rooms, hub->n_rooms == 1 ? "room" : "rooms");
+    each_room(chat, m, rooms_line);
+}
+
+/* Checks the one-word argument of command id against the name rules; replies with the usage
+ * (none given) or why not, and returns false. */
+static bool check_word(struct nt_chat *chat, struct nt_member *m, enum nt_command_id id,
+                       const char *arg, size_t len, bool is_room)
+{
+    if (len == 0) {
+        usage(chat, m, id);
+        return false;
+    }
+    enum nt_name_check check = nt_names_check(arg, len);
+    if (check == NT_NAME_OK)
+        return true;
+    const char *why = nt_names_check_message(check);
+    if (is_room)
+        reply(chat, m, "Room n%s", why + 1); /* "Name cannot ..." -> "Room name cannot ..." */
+    else
+        reply(chat, m, "%s", why);
+    return false;
+}
+
+static void cmd_nick(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+{
+    if (!check_word(chat, m, NT_CMD_NICK, arg, len, false))
+        return;
+    struct nt_member *owner = nt_names_find(&chat->names, arg, len);
+    if (owner != NULL && owner != m) {
+        reply(chat, m, "Name \"%.*s\" is already taken.", (int)len, arg);
+        return;
+    }
+    if (len == m->name_len && memcmp(arg, m->name, len) == 0) {
+        reply(chat, m, "You are already %s", m->name);
+        return;
+    }
+    struct nt_event_fields f = {.target = arg, .target_len = len};
+    struct nt_event *ev = event(chat, NT_EV_RENAME, m, &f); /* actor: the old name */
+    nt_names_remove(&chat->names, m->name, m->name_len);
+    nt_names_add(&chat->names, arg, len, m);
+    NT_INFO("conn=%llu peer=%s renamed %s to %.*s", (unsigned long long)m->id, m->peer, m->name,
+            (int)len, arg);
+    free(m->name);
+    m->name = nt_xstrndup(arg, len);
+    m->name_len = len;
+    broadcast(chat, m->room, ev, NULL); /* §7.3: the renamer sees it too */
+    nt_event_unref(ev);
+}
+
+static void cmd_msg(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+{
+    const char *to, *text;
+    size_t to_len, text_len;
+    if (!nt_command_split(arg, len, &to, &to_len, &text, &text_len) || text_len == 0) {
+        usage(chat, m, NT_CMD_MSG);
+        return;
+    }
+    struct nt_member *target = nt_names_find(&chat->names, to, to_len);
+    if (target == NULL || target->state != NT_MEMBER_IN) {
+        reply(chat, m, "No such user: %.*s", (int)to_len, to);
+        return;
+    }
+    struct nt_event_fields f = {
+        .target = target->name, .target_len = target->name_len, .text = text, .text_len = text_len};
+    struct nt_event *ev = event(chat, NT_EV_PRIVATE, m, &f);
+    deliver(chat, target, ev);
+    nt_event_unref(ev);
+}
+
+static void cmd_join(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+{
+    if (!check_word(chat, m, NT_CMD_JOIN, arg, len, true))
+        return;
+    struct nt_room *to = nt_hub_find(&chat->hub, arg, len);
+    if (to == m->room) {
+        reply(chat, m, "You are already in %s", m->room->name);
+        return;
+    }
+    /* The new room's name as the others will see it: as first spelled, if it exists. */
+    char *to_name = to ? nt_xstrndup(to->name, to->name_len) : nt_xstrndup(arg, len);
+    struct nt_event_fields f = {.target = to_name, .target_len = strlen(to_name)};
+    struct nt_event *ev = event(chat, NT_EV_PART, m, &f);
+    broadcast(chat, m->room, ev, m); /* §7.6 */
+    nt_event_unref(ev);
+    nt_hub_leave(&chat->hub, m);
+    enter_room(chat, m, to_name, strlen(to_name), false);
+    free(to_name);
+}
+
+/* Constant-time comparison, so the time a wrong password takes tells nothing about it. */
+static bool password_matches(const char *want, const char *got, size_t got_len)
+{
+    size_t want_len = strlen(want);
+    unsigned char diff = (unsigned char)(want_len != got_len);
+    for (size_t i = 0; i < got_len; i++)
+        diff |= (unsigned char)(got[i] ^ want[i < want_len ? i : 0]);
+    return diff == 0;
+}
+
+static void cmd_oper(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+{
+    const struct nt_config *cfg = chat->cfg;
+    if (m->is_oper) {
+        reply(chat, m, "You are already an operator");
+        return;
+    }
+    if (cfg->oper_password[0] == '\0' || !password_matches(cfg->oper_password, arg, len)) {
+        NT_WARN("conn=%llu peer=%s name=%s /oper: wrong password", (unsigned long long)m->id,
+                m->peer, m->name);
+        reply(chat, m, "Permission denied");
+        return;
+    }
+    m->is_oper = true;
+    NT_INFO("conn=%llu peer=%s name=%s is now an operator", (unsigned long long)m->id, m->peer,
+            m->name);
+    reply(chat, m, "You are now an operator");
+}
+
+/* Drops target with a kick or ban event to its room (§7.10). */
+static void kick(struct nt_chat *chat, struct nt_member *m, struct nt_member *target,
+                 enum nt_event_kind kind, const char *why, size_t why_len, const char *reason)
+{
+    const char *verb = kind == NT_EV_BAN ? "banned" : "kicked";
+    struct nt_event_fields f = {.target = target->name,
+                                .target_len = target->name_len,
+                                .text = why,
+                                .text_len = why_len,
+                                .reason = reason,
+                                .room = target->room->name,
+                                .room_len = target->room->name_len};
+    struct nt_event *ev = event(chat, kind, m, &f);
+    struct sbuf b = {0};
+    sb_printf(&b, " was %s by %s", verb, m->name);
+    if (why_len > 0) {
+        sb_str(&b, " (");
+        sb_add(&b, why, why_len);
+        sb_str(&b, ")");
+    }
+    if (target->room != m->room) /* the operator elsewhere is told too */
+        reply(chat, m, "%s%s", target->name, b.p);
+    NT_INFO("conn=%llu peer=%s name=%s%s", (unsigned long long)target->id, target->peer,
+            target->name, b.p);
+    struct sbuf g = {0};
+    sb_printf(&g, "*** You were %s by %s", verb, m->name);
+    if (why_len > 0) {
+        sb_str(&g, " (");
+        sb_add(&g, why, why_len);
+        sb_str(&g, ")");
+    }
+    sb_str(&g, " ***");
+    mark(chat, target, reason, g.p, ev); /* the event replaces "has left the chat" */
+    free(g.p);
+    free(b.p);
+}
+
+static void cmd_kick(struct nt_chat *chat, struct nt_member *m, enum nt_command_id id,
+                     const char *arg, size_t len)
+{
+    const char *who, *why;
+    size_t who_len, why_len;
+    if (!nt_command_split(arg, len, &who, &who_len, &why, &why_len) ||
+        (id == NT_CMD_BAN && why_len > 0)) {
+        usage(chat, m, id);
+        return;
+    }
+    struct nt_member *target = nt_names_find(&chat->names, who, who_len);
+    if (target == NULL || target->state != NT_MEMBER_IN) {
+        reply(chat, m, "No such user: %.*s", (int)who_len, who);
+        return;
+    }
+    if (id == NT_CMD_BAN) {
+        nt_chat_ban(chat, target->ip);
+        NT_INFO("conn=%llu peer=%s name=%s banned %s", (unsigned long long)m->id, m->peer, m->name,
+                target->ip);
+        kick(chat, m, target, NT_EV_BAN, "", 0, "banned");
+    } else {
+        kick(chat, m, target, NT_EV_KICK, why, why_len, "kicked");
+    }
+}
+
+static void cmd_bans(struct nt_chat *chat, struct nt_member *m)
+{
+    if (chat->n_bans == 0) {
+        reply(chat, m, "No banned addresses");
+        return;
+    }
+    struct sbuf b = {0};
+    sb_str(&b, "Banned addresses: ");
+    for (size_t i = 0; i < chat->n_bans && i < NT_CHAT_LIST_MAX; i++) {
+        if (i > 0)
+            sb_str(&b, ", ");
+        sb_str(&b, chat->bans[i]);
+    }
+    if (chat->n_bans > NT_CHAT_LIST_MAX)
+        sb_printf(&b, " and %zu more", chat->n_bans - NT_CHAT_LIST_MAX);
+    send_notice(chat, m, &b);
+}
+
+static void cmd_unban(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+{
+    char ip[64];
+    if (len == 0 || len >= sizeof(ip) || memchr(arg, ' ', len) != NULL) {
+        usage(chat, m, NT_CMD_UNBAN);
+        return;
+    }
+    memcpy(ip, arg, len);
+    ip[len] = '\0';
+    if (nt_chat_unban(chat, ip)) {
+        NT_INFO("conn=%llu peer=%s name=%s unbanned %s", (unsigned long long)m->id, m->peer,
+                m->name, ip);
+        reply(chat, m, "%s is no longer banned", ip);
+    } else {
+        reply(chat, m, "%s is not banned", ip);
+    }
+}
+
+static void cmd_wall(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+{
+    if (len == 0) {
+        usage(chat, m, NT_CMD_WALL);
+        return;
+    }
+    struct nt_event_fields f = {.text = arg, .text_len = len};
+    struct nt_event *ev = event(chat, NT_EV_WALL, m, &f);
+    broadcast(chat, NULL, ev, NULL);
+    nt_event_unref(ev);
+}
+
+static void cmd_quit(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+{
+    if (len > 0) {
+        free(m->parting);
+        m->parting = nt_xstrndup(arg, len);
+    }
+    mark(chat, m, "quit", NULL, NULL);
+}
+
+static void command(struct nt_chat *chat, struct nt_member *m, const struct nt_command *cmd)
+{
+    const struct nt_command_info *info = nt_command_info(cmd->id);
+    if (info != NULL && info->is_oper && !m->is_oper) {
+        reply(chat, m, "Permission denied: /%s is for operators", info->name);
+        return;
+    }
+    const char *arg = cmd->arg;
+    size_t len = cmd->arg_len;
+    bool takes_no_arg = cmd->id == NT_CMD_HELP || cmd->id == NT_CMD_ROOMS || cmd->id == NT_CMD_BANS;
+    if ((takes_no_arg && len > 0) || (cmd->id == NT_CMD_OPER && len == 0)) {
+        usage(chat, m, cmd->id);
+        return;
+    }
+    switch (cmd->id) {
+    case NT_CMD_HELP:
+        cmd_help(chat, m);
+        break;
+    case NT_CMD_WHO:
+        cmd_who(chat, m, arg, len);
+        break;
+    case NT_CMD_NICK:
+        cmd_nick(chat, m, arg, len);
+        break;
+    case NT_CMD_ME:
+        if (len == 0)
+            usage(chat, m, NT_CMD_ME);
+        else
+            say(chat, m, NT_EV_ACTION, arg, len);
+        break;
+    case NT_CMD_MSG:
+        cmd_msg(chat, m, arg, len);
+        break;
+    case NT_CMD_JOIN:
+        cmd_join(chat, m, arg, len);
+        break;
+    case NT_CMD_ROOMS:
+        cmd_rooms(chat, m);
+        break;
+    case NT_CMD_QUIT:
+        cmd_quit(chat, m, arg, len);
+        break;
+    case NT_CMD_OPER:
+        cmd_oper(chat, m, arg, len);
+        break;
+    case NT_CMD_KICK:
+    case NT_CMD_BAN:
+        cmd_kick(chat, m, cmd->id, arg, len);
+        break;
+    case NT_CMD_UNBAN:
+        cmd_unban(chat, m, arg, len);
+        break;
+    case NT_CMD_BANS:
+        cmd_bans(chat, m);
+        break;
+    case NT_CMD_WALL:
+        cmd_wall(chat, m, arg, len);
+        break;
+    default:
+        reply(chat, m, "Unknown command: /%.*s. Type /help for the commands.", (int)cmd->name_len,
+              cmd->name);
+        break;
+    }
+}
+
+void nt_chat_line(struct nt_chat *chat, struct nt_member *m, const char *line, size_t len)
+{
+    if (m->state != NT_MEMBER_IN)
+        return;
+    size_t n = nt_text_sanitize(line, len, chat->scratch); /* §3.1 */
+    const char *text = nt_text_trim(chat->scratch, &n);
+    if (n == 0)
+        return;
+    enter(chat);
+    struct nt_command cmd;
+    nt_command_parse(text, n, &cmd);
+    if (cmd.id == NT_CMD_NONE)
+        say(chat, m, NT_EV_SAY, cmd.arg, cmd.arg_len); /* §3.2 */
+    else
+        command(chat, m, &cmd);
+    done(chat);
+}
