@@ -8,6 +8,12 @@ Env: NATTER_BIN            the binary (default <repo>/build/natter)
                            --error-exitcode=99 --leak-check=full" (make test-valgrind)
      NATTER_LONG=1         hostile-client and resource tests run their long versions
 
+TLS (PROTOCOL.md §1): a `listening on tls://HOST:PORT` address is recorded with its scheme
+(Server.schemes), and Server.connect/join to it open a TLS connection (Python's ssl, no
+certificate check unless the test passes its own context) behind the same Client API. The
+session fixture tls_cert is a throwaway self-signed certificate (openssl CLI); make_cert makes
+more; start_server(..., tls=CERT) adds --tls-cert and --tls-key.
+
 Every wait has a deadline; nothing sleeps and hopes. The server's stderr goes to a file (a full
 pipe would block a chatty server). Teardown closes the test's clients, stops each server with
 SIGTERM, requires exit status 0 (unless the test stopped it itself) and no sanitizer report in its
@@ -20,6 +26,7 @@ import resource
 import shlex
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -163,6 +170,7 @@ class Client:
         self.buf = bytearray()
         self.eof = False
         self.reset = False
+        self.tls_error = None  # the ssl.SSLError that ended a TLS connection, if one did
         self._port = None
 
     @property
@@ -202,6 +210,11 @@ class Client:
         except ConnectionResetError:
             self.eof = True
             self.reset = True
+            return True
+        except ssl.SSLError as e:
+            # A TLS connection the server ended with an alert or a broken record: closed.
+            self.eof = True
+            self.tls_error = e
             return True
         finally:
             self.sock.settimeout(None)
@@ -292,6 +305,14 @@ class Client:
         self.buf.clear()
         return data
 
+    @property
+    def is_tls(self):
+        return isinstance(self.sock, ssl.SSLSocket)
+
+    def peer_cert_der(self):
+        """The certificate the server presented (DER), for a TLS client."""
+        return self.sock.getpeercert(binary_form=True)
+
     def close(self):
         try:
             self.sock.close()
@@ -320,9 +341,101 @@ def open_client(host, port, family=socket.AF_INET, rcvbuf=None, label=None, time
 
 
 # --------------------------------------------------------------------------------------------
+# TLS
+
+
+def tls_client_context(cafile=None, minimum=None, maximum=None):
+    """A client SSLContext: no certificate check, or verifying against cafile (the test's own
+    self-signed certificate; host names are not checked: tests connect to 127.0.0.1).
+    minimum/maximum: ssl.TLSVersion bounds."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    if cafile is None:
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx.load_verify_locations(cafile=str(cafile))
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+def open_tls_client(host, port, family=socket.AF_INET, rcvbuf=None, label=None, timeout=None,
+                    context=None):
+    """Like open_client, then a TLS handshake (deadline WAIT) with context (default: no
+    certificate check). Returns a Client over the ssl.SSLSocket; a failed handshake raises
+    ssl.SSLError or OSError (the socket is closed)."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(WAIT if timeout is None else timeout)
+        sock.connect((host, port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        tls = (context or tls_client_context()).wrap_socket(sock, do_handshake_on_connect=False)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        tls.do_handshake()  # under the connect's deadline
+    except BaseException:
+        tls.close()
+        raise
+    tls.settimeout(None)
+    c = Client(tls, label or f"tls-client:{tls.getsockname()[1]}")
+    c.local_port
+    return c
+
+
+class Cert:
+    """A self-signed certificate and its key on disk (PEM), with the certificate's DER."""
+
+    def __init__(self, cert, key, cn):
+        self.cert, self.key, self.cn = Path(cert), Path(key), cn
+        self.der = ssl.PEM_cert_to_DER_cert(self.cert.read_text())
+
+    def args(self):
+        return ["--tls-cert", str(self.cert), "--tls-key", str(self.key)]
+
+    def __repr__(self):
+        return f"<Cert CN={self.cn} {self.cert}>"
+
+
+def make_cert(directory, cn="localhost", stem=None):
+    """Makes a throwaway self-signed P-256 certificate and key with the openssl CLI in directory
+    (files STEM.crt and STEM.key, STEM defaulting to cn) and returns a Cert."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = stem or cn
+    cert, key = directory / f"{stem}.crt", directory / f"{stem}.key"
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-keyout", str(key), "-out", str(cert), "-days", "2",
+                        "-subj", f"/CN={cn}"],
+                       check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=60)
+    except FileNotFoundError:
+        pytest.skip("the openssl command is not installed (apt-get install openssl)")
+    except subprocess.CalledProcessError as e:
+        pytest.fail(f"openssl req failed: {e.stderr.decode(errors='replace')}", pytrace=False)
+    return Cert(cert, key, cn)
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory):
+    """One throwaway self-signed certificate (CN=localhost) for the whole session. Tests that
+    change the files (SIGHUP reload) copy it or make their own."""
+    return make_cert(tmp_path_factory.mktemp("tls"), "localhost")
+
+
+# --------------------------------------------------------------------------------------------
 # Server
 
-LISTEN_RE = re.compile(rb" info listening on (\[[^\]\s]+\]|[^\s:]+):(\d+)$", re.M)
+# `listening on HOST:PORT` (plain TCP) or `listening on tls://HOST:PORT`; HOST may be [IPv6].
+LISTEN_RE = re.compile(rb" info listening on (?:(tls)://)?(\[[^\]\s]+\]|[^\s:/\[\]]+):(\d+)$",
+                       re.M)
 
 
 class Server:
@@ -334,6 +447,7 @@ class Server:
         self.stdout_path = Path(str(log_path) + ".stdout")
         self.clients = []
         self.addresses = []  # (host, port, family) in log order
+        self.schemes = []  # "tcp" or "tls", one per address
         self.returncode = None
         self._log_file = open(log_path, "wb")
         self._out_file = open(self.stdout_path, "wb")
@@ -376,11 +490,19 @@ class Server:
     def wait_listening(self, n):
         matches = self.wait_log(LISTEN_RE, count=n, timeout=scaled(10))
         for m in matches:
-            host = m.group(1).decode()
+            host = m.group(2).decode()
             family = socket.AF_INET
             if host.startswith("["):
                 host, family = host[1:-1], socket.AF_INET6
-            self.addresses.append((host, int(m.group(2)), family))
+            self.addresses.append((host, int(m.group(3)), family))
+            self.schemes.append("tls" if m.group(1) else "tcp")
+
+    def address_of(self, scheme):
+        """The number of the first listening address with scheme ("tcp" or "tls")."""
+        try:
+            return self.schemes.index(scheme)
+        except ValueError:
+            pytest.fail(f"natter listens on no {scheme} address: {self.schemes}", pytrace=False)
 
     @property
     def host(self):
@@ -392,18 +514,26 @@ class Server:
 
     # -- clients
 
-    def connect(self, addr=0, rcvbuf=None, label=None):
-        """Opens a raw connection (no prompt read) to listening address number addr."""
+    def connect(self, addr=0, rcvbuf=None, label=None, tls=None, tls_context=None):
+        """Opens a connection (no prompt read) to listening address number addr: TLS (handshake
+        done, with tls_context or no certificate check) when that address is a tls:// one, plain
+        TCP otherwise; tls=False forces plain TCP (raw bytes to a TLS port)."""
         host, port, family = self.addresses[addr]
-        c = open_client(host, port, family, rcvbuf=rcvbuf, label=label)
+        if tls is None:
+            tls = self.schemes[addr] == "tls"
+        if tls:
+            c = open_tls_client(host, port, family, rcvbuf=rcvbuf, label=label,
+                                context=tls_context)
+        else:
+            c = open_client(host, port, family, rcvbuf=rcvbuf, label=label)
         self.clients.append(c)
         return c
 
-    def join(self, name, addr=0, rcvbuf=None, line=None):
+    def join(self, name, addr=0, rcvbuf=None, line=None, tls_context=None):
         """Connects, reads the prompt byte-exact, sends name and waits until natter logs that
         this connection joined as name (OPERATIONS.md, "name accepted"). line overrides the
         bytes sent (e.g. b"Alice\\r\\n")."""
-        c = self.connect(addr, rcvbuf=rcvbuf, label=name)
+        c = self.connect(addr, rcvbuf=rcvbuf, label=name, tls_context=tls_context)
         c.expect_bytes(PROMPT)
         raw = name.encode("utf-8") if isinstance(name, str) else name
         c.send_raw(line if line is not None else raw + b"\n")
@@ -498,20 +628,38 @@ class Server:
         self._close_files()
 
 
+def count_listen_args(args):
+    """How many addresses args give: "-l X", "--listen X", "--listen=X", "-lX", any scheme. The
+    value after "-l"/"--listen" is skipped, so a value that starts with "-l" is not counted
+    twice."""
+    n, skip = 0, False
+    for a in map(str, args):
+        if skip:
+            skip = False
+        elif a in ("-l", "--listen"):
+            n, skip = n + 1, True
+        elif a.startswith("--listen=") or (a.startswith("-l") and not a.startswith("--")):
+            n += 1
+    return n
+
+
 @pytest.fixture
 def start_server(tmp_path):
-    """Factory: start_server(*args, listen=("127.0.0.1:0",), rlimit_nofile=None, env=None)
-    (env: variables added to natter's environment) starts natter
-    with --listen for each address plus args (and --rate 0 unless args set --rate) and waits for
-    every `listening on` line. Teardown
-    sends SIGTERM to each server still running, requires exit 0 and no sanitizer report."""
+    """Factory: start_server(*args, listen=("127.0.0.1:0",), rlimit_nofile=None, env=None,
+    tls=None) (env: variables added to natter's environment; tls: a Cert, whose files are given
+    as --tls-cert and --tls-key) starts natter with --listen for each address ([tcp://] or
+    tls://) plus args (and --rate 0 unless args set --rate) and waits for every `listening on`
+    line. Teardown sends SIGTERM to each server still running, requires exit 0 and no sanitizer
+    report."""
     _check_binary()
     servers = []
 
-    def start(*args, listen=("127.0.0.1:0",), rlimit_nofile=None, env=None):
+    def start(*args, listen=("127.0.0.1:0",), rlimit_nofile=None, env=None, tls=None):
         argv = [*WRAPPER, NATTER_BIN]
         for addr in listen:
             argv += ["--listen", addr]
+        if tls is not None:
+            argv += tls.args()
         argv += [str(a) for a in args]
         # Flood control (PROTOCOL.md §7.9) paces a client to 10 lines a second by default; tests
         # of anything else send faster than that, so they turn it off unless they set --rate.
@@ -522,9 +670,7 @@ def start_server(tmp_path):
         servers.append(s)
         # Addresses given in args ("-l", "--listen X", "--listen=X", "-lX") are bound too: wait
         # for their lines as well, or a slow start (valgrind) reads the log before they are in.
-        extra = sum(1 for a in map(str, args)
-                    if a in ("-l", "--listen") or a.startswith(("--listen=", "-l")))
-        s.wait_listening(len(listen) + extra)
+        s.wait_listening(len(listen) + count_listen_args(args))
         return s
 
     yield start
