@@ -409,6 +409,12 @@ void nt_conn_goodbye(struct nt_conn *c, const char *goodbye, const char *reason)
     end(c, reason);
     if (c->state != NT_CONN_OPEN)
         return; /* the door closed it */
+    if (c->tls != NULL && !nt_tls_is_established(c->tls)) {
+        /* No goodbye can go out before the handshake is done: lingering would only hold the
+         * connection (PROTOCOL.md §1). */
+        nt_conn_close(c, reason);
+        return;
+    }
     c->state = NT_CONN_LINGER;
     if (c->backlog != NULL) {
         /* Paced input is dropped; read again to notice the peer's close (§4.6). */
