@@ -102,6 +102,7 @@ int main(int argc, char **argv)
     }
     nt_server_fini(srv);
     free(srv);
+    nt_log_flush(); /* one last try, without waiting: nobody may be reading */
     rc = uv_loop_close(&loop);
     if (rc != 0) {
         NT_ERROR("event loop did not close cleanly: %s", uv_strerror(rc));

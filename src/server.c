@@ -65,6 +65,8 @@ static void close_server_handles(struct nt_server *srv)
     close_handle((uv_handle_t *)&srv->sig_hup);
     close_handle((uv_handle_t *)&srv->shutdown_timer);
     close_handle((uv_handle_t *)&srv->trim_timer);
+    nt_log_nonblocking(NULL, NULL);
+    close_handle((uv_handle_t *)&srv->log_timer);
     nt_net_close(&srv->net);
 }
 
@@ -151,6 +153,20 @@ static void on_trim_timer(uv_timer_t *timer)
     malloc_trim(0);
 }
 
+static void on_log_timer(uv_timer_t *timer)
+{
+    if (nt_log_flush())
+        uv_timer_stop(timer);
+}
+
+/* log.h's hook: log lines wait for stderr's reader. */
+static void on_log_pending(void *arg)
+{
+    struct nt_server *srv = arg;
+    if (!uv_is_active((uv_handle_t *)&srv->log_timer))
+        uv_timer_start(&srv->log_timer, on_log_timer, NT_LOG_RETRY_MS, NT_LOG_RETRY_MS);
+}
+
 int nt_server_reload(struct nt_server *srv)
 {
     const struct nt_config *cfg = srv->cfg;
@@ -218,6 +234,8 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_confi
     if (rc == 0)
         rc = uv_timer_init(loop, &srv->trim_timer);
     if (rc == 0)
+        rc = uv_timer_init(loop, &srv->log_timer);
+    if (rc == 0)
         rc = uv_signal_init(loop, &srv->sig_int);
     if (rc == 0)
         rc = uv_signal_init(loop, &srv->sig_term);
@@ -231,6 +249,10 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_confi
      * costs well under a millisecond. Unref'd: it never keeps the loop alive. */
     uv_timer_start(&srv->trim_timer, on_trim_timer, NT_TRIM_INTERVAL_MS, NT_TRIM_INTERVAL_MS);
     uv_unref((uv_handle_t *)&srv->trim_timer);
+    /* From here a log line never waits for stderr's reader. Unref'd: waiting log lines never
+     * keep a finished server alive (what is left gets one last try at exit). */
+    uv_unref((uv_handle_t *)&srv->log_timer);
+    nt_log_nonblocking(on_log_pending, srv);
     srv->sig_int.data = srv;
     srv->sig_term.data = srv;
     srv->sig_hup.data = srv;

@@ -15,6 +15,7 @@
 
 #define NT_SHUTDOWN_FLUSH_MS 5000
 #define NT_TRIM_INTERVAL_MS  2000
+#define NT_LOG_RETRY_MS      10 /* how often waiting log lines are offered to stderr again */
 /* Descriptors that are not conns: stdio, listeners, the loop's epoll, signal and reserve fds. */
 #define NT_FD_MARGIN 16
 
@@ -40,6 +41,7 @@ struct nt_server {
     uv_signal_t sig_int, sig_term, sig_hup;
     uv_timer_t shutdown_timer;
     uv_timer_t trim_timer;     /* gives freed heap pages back to the system (server.c) */
+    uv_timer_t log_timer;      /* writes the log buffer while stderr's reader is behind (log.h) */
     struct nt_names ip_counts; /* address -> owned counter, for --max-per-ip */
     uint64_t n_clients;        /* conns counted against max_clients */
     uint64_t max_clients;

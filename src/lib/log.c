@@ -1,16 +1,95 @@
 /* SPDX-License-Identifier: MIT */
-/* log.c - one event per line on stderr, ISO-8601 UTC timestamps with milliseconds. */
+/* log.c - one event per line on stderr, ISO-8601 UTC timestamps with milliseconds; written
+ * without blocking once the loop runs (log.h). */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 enum nt_log_level nt_log_threshold = NT_LOG_INFO;
 
+/* Where lines go, and what waits for stderr's reader. */
+static struct {
+    bool is_nonblocking;              /* nt_log_nonblocking() took: writes never wait */
+    bool is_socket;                   /* send(MSG_DONTWAIT) rather than write() */
+    bool is_dropping;                 /* the buffer filled: drop until it has drained */
+    int fd;                           /* STDERR_FILENO, or owned: stderr reopened with O_NONBLOCK */
+    size_t len;                       /* bytes waiting in buf */
+    unsigned long long dropped;       /* since the last "dropped" line */
+    unsigned long long dropped_total; /* since start-up */
+    void (*on_pending)(void *arg);
+    void *arg;
+    char buf[NT_LOG_BUFFER]; /* untouched (no RSS) until stderr's reader falls behind */
+} sink = {.fd = STDERR_FILENO};
+
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+/* Bytes written (maybe fewer than n), 0 when stderr takes nothing now, -1 when it is gone. */
+static ssize_t try_write(const char *p, size_t n)
+{
+    for (;;) {
+        ssize_t w = sink.is_socket ? send(sink.fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL)
+                                   : write(sink.fd, p, n);
+        if (w >= 0)
+            return w;
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    }
+}
+
+static void count_dropped(unsigned long long n)
+{
+    sink.dropped += n;
+    sink.dropped_total += n;
+}
+
+static unsigned long long count_lines(const char *p, size_t n)
+{
+    unsigned long long lines = 0;
+    for (const char *end = p + n; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+        lines++;
+    return lines;
+}
+
+/* One whole line, in nonblocking mode: written now, or kept, or dropped and counted. */
+static void emit(const char *line, size_t n)
+{
+    if (sink.is_dropping) {
+        count_dropped(1);
+        return;
+    }
+    if (sink.len == 0) {
+        ssize_t w = try_write(line, n);
+        if (w < 0) {
+            count_dropped(1);
+            return;
+        }
+        line += w;
+        n -= (size_t)w;
+        if (n == 0)
+            return;
+    }
+    /* The rest of a line cut by a short write always fits (the buffer was empty): never half a
+     * line lost. */
+    if (sink.len + n > sizeof(sink.buf)) {
+        sink.is_dropping = true;
+        count_dropped(1);
+        return;
+    }
+    bool was_empty = sink.len == 0;
+    memcpy(sink.buf + sink.len, line, n);
+    sink.len += n;
+    if (was_empty && sink.on_pending != NULL)
+        sink.on_pending(sink.arg);
+}
 
 bool nt_log_level_parse(const char *s, enum nt_log_level *out)
 {
@@ -48,6 +127,10 @@ void nt_log_write(enum nt_log_level level, const char *fmt, ...)
         n = sizeof(line) - 1;
     line[n++] = '\n';
 
+    if (sink.is_nonblocking) {
+        emit(line, n);
+        return;
+    }
     /* One write() per event, so that lines from a busy server never interleave. */
     const char *p = line;
     while (n > 0) {
@@ -57,4 +140,57 @@ void nt_log_write(enum nt_log_level level, const char *fmt, ...)
         p += w;
         n -= (size_t)w;
     }
+}
+
+void nt_log_nonblocking(void (*on_pending)(void *arg), void *arg)
+{
+    struct stat st;
+    sink.on_pending = on_pending;
+    sink.arg = arg;
+    if (sink.is_nonblocking || fstat(STDERR_FILENO, &st) != 0)
+        return; /* no stderr at all: writes fail and cost nothing */
+    if (S_ISSOCK(st.st_mode)) {
+        sink.is_socket = true;
+    } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+        int fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+            NT_WARN("cannot reopen stderr without blocking (%s): a log reader that stops "
+                    "reading will stop the server",
+                    strerror(errno));
+            return;
+        }
+        sink.fd = fd;
+    } else {
+        return; /* a file: a write never waits for a reader */
+    }
+    sink.is_nonblocking = true;
+}
+
+unsigned long long nt_log_dropped_total(void)
+{
+    return sink.dropped_total;
+}
+
+bool nt_log_flush(void)
+{
+    while (sink.len > 0) {
+        ssize_t w = try_write(sink.buf, sink.len);
+        if (w == 0)
+            return false;
+        if (w < 0) {
+            /* stderr is gone: what waits is lost. */
+            count_dropped(count_lines(sink.buf, sink.len));
+            sink.len = 0;
+            break;
+        }
+        memmove(sink.buf, sink.buf + w, sink.len - (size_t)w);
+        sink.len -= (size_t)w;
+    }
+    sink.is_dropping = false;
+    if (sink.dropped > 0) {
+        unsigned long long n = sink.dropped;
+        sink.dropped = 0;
+        nt_log_write(NT_LOG_WARN, "%llu log lines dropped: stderr was not read fast enough", n);
+    }
+    return sink.len == 0;
 }
