@@ -67,7 +67,7 @@ static void close_server_handles(struct nt_server *srv)
     close_handle((uv_handle_t *)&srv->trim_timer);
     nt_log_nonblocking(NULL, NULL);
     close_handle((uv_handle_t *)&srv->log_timer);
-    nt_net_close(&srv->net);
+    nt_conn_net_close(&srv->net);
 }
 
 /* net's hook, from a conn's close callback. */
@@ -228,7 +228,7 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_confi
     };
     srv->net.owner = srv;
     srv->net.on_conn_closed = on_conn_closed;
-    int rc = nt_net_init(&srv->net, loop, &limits, durations);
+    int rc = nt_conn_net_init(&srv->net, loop, &limits, durations);
     if (rc == 0)
         rc = uv_timer_init(loop, &srv->shutdown_timer);
     if (rc == 0)

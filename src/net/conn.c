@@ -77,6 +77,21 @@ static void on_close_unaccepted(uv_handle_t *handle)
     free(NT_CONTAINER_OF(handle, struct nt_conn, tcp.handle));
 }
 
+static void on_idle(uv_idle_t *idle)
+{
+    (void)idle; /* only there so that the poll phase does not block while output waits */
+}
+
+/* Schedules c's output for this iteration's flush. O(1). */
+static void mark_dirty(struct nt_net *net, struct nt_conn *c)
+{
+    if (nt_list_is_linked(&c->dirty_link))
+        return;
+    if (nt_list_is_empty(&net->dirty))
+        uv_idle_start(&net->flush_idle, on_idle);
+    nt_list_append(&net->dirty, &c->dirty_link);
+}
+
 /* Everything a conn needs but its socket; it joins net's conn list. */
 static void setup(struct nt_net *net, struct nt_conn *c)
 {
@@ -338,7 +353,7 @@ static void push(struct nt_conn *c, struct nt_msg *msg)
     count_in(c->net, msg);
     c->q_len++;
     c->q_bytes += msg->len;
-    nt_net_mark_dirty(c->net, c);
+    mark_dirty(c->net, c);
 }
 
 static struct nt_msg *pop(struct nt_conn *c)
@@ -437,7 +452,7 @@ void nt_conn_goodbye(struct nt_conn *c, const char *goodbye, const char *reason)
         nt_timeouts_set(&c->net->timeouts, &c->timeout, NT_TIMEOUT_LINGER);
     else
         nt_timeouts_clear(&c->timeout);
-    nt_net_mark_dirty(c->net, c);
+    mark_dirty(c->net, c);
 }
 
 static void on_close(uv_handle_t *handle)
@@ -501,7 +516,7 @@ static void on_writable(struct nt_transport *t)
 {
     struct nt_conn *c = conn_of(t);
     if (c->state != NT_CONN_CLOSING && (c->q_len > 0 || c->fin_after_flush))
-        nt_net_mark_dirty(c->net, c);
+        mark_dirty(c->net, c);
 }
 
 static void free_inflight(struct nt_conn *c)
@@ -525,7 +540,7 @@ static void on_write(uv_write_t *req, int status)
         return;
     }
     if (c->q_len > 0 || c->fin_after_flush)
-        nt_net_mark_dirty(c->net, c);
+        mark_dirty(c->net, c);
 }
 
 /* Fills bufs from the ring, the first one past the bytes already written. Returns the count. */
@@ -749,4 +764,56 @@ void nt_conn_expired(struct nt_timeouts *t, struct nt_timeout_node *node)
         break;
     }
     }
+}
+
+/* --- what every conn shares: the per-iteration flush, the output budget, the deadlines -------- */
+
+static void on_check(uv_check_t *check)
+{
+    struct nt_net *net = NT_CONTAINER_OF(check, struct nt_net, flush_check);
+    /* Memory first: past --max-output-total the largest backlogs go, before anything is
+     * written (a paste to a big room never cuts the readers that keep up). */
+    while (net->queued_bytes > net->limits.max_output_total) {
+        uint64_t before = net->queued_bytes;
+        nt_conn_cut_largest(net);
+        if (net->queued_bytes >= before)
+            break; /* nothing left to cut */
+    }
+    /* A flush can close a conn, whose door tells others: take from the head until empty. */
+    while (!nt_list_is_empty(&net->dirty)) {
+        struct nt_list *node = net->dirty.next;
+        nt_list_remove(node);
+        nt_conn_flush(NT_CONTAINER_OF(node, struct nt_conn, dirty_link));
+    }
+    uv_idle_stop(&net->flush_idle);
+}
+
+int nt_conn_net_init(struct nt_net *net, uv_loop_t *loop, const struct nt_net_limits *limits,
+                     const uint64_t *durations_ms)
+{
+    net->loop = loop;
+    net->limits = *limits;
+    nt_list_init(&net->conns);
+    nt_list_init(&net->dirty);
+    int rc = nt_timeouts_init(&net->timeouts, loop, durations_ms, nt_conn_expired);
+    if (rc == 0)
+        rc = uv_check_init(loop, &net->flush_check);
+    if (rc == 0)
+        rc = uv_check_start(&net->flush_check, on_check);
+    if (rc == 0)
+        rc = uv_idle_init(loop, &net->flush_idle);
+    return rc;
+}
+
+static void close_net_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+void nt_conn_net_close(struct nt_net *net)
+{
+    close_net_handle((uv_handle_t *)&net->flush_check);
+    close_net_handle((uv_handle_t *)&net->flush_idle);
+    nt_timeouts_close(&net->timeouts);
 }

@@ -153,7 +153,18 @@ uint64_t nt_conn_now_ms(const struct nt_conn *c);
 /* Whether c is over TLS. */
 bool nt_conn_is_tls(const struct nt_conn *c);
 
-/* Net's deadline callback (nt_net_init passes it to the timeouts). */
+/*
+ * Initialises net on loop with limits and the duration of each deadline kind (NAME, IDLE and
+ * THROTTLE come from the doors' settings; LINGER is NT_LINGER_MS; STALL is --stall-timeout): the
+ * per-iteration flush of every dirty conn and the deadlines. Returns 0 or a libuv error.
+ */
+int nt_conn_net_init(struct nt_net *net, uv_loop_t *loop, const struct nt_net_limits *limits,
+                     const uint64_t *durations_ms);
+
+/* Closes net's handles (asynchronous); call once every conn is closing. */
+void nt_conn_net_close(struct nt_net *net);
+
+/* The deadline callback (nt_conn_net_init passes it to the timeouts). */
 void nt_conn_expired(struct nt_timeouts *t, struct nt_timeout_node *node);
 
 /* Cuts the conn with the largest backlog (net's flush, past --max-output-total). */

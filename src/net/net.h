@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* net.h - what every conn shares: the loop, the conn list, the flush, deadlines, output limits. */
+/* net.h - what every conn shares: the loop, the conn list, the dirty list, deadlines, output
+ * limits. Data only (and address formatting): conn.c drives it (nt_conn_net_init), so net never
+ * names a conn function. */
 #ifndef NT_NET_H
 #define NT_NET_H
 
@@ -55,20 +57,6 @@ struct nt_net {
                                         synchronously, so no two are live at once */
     char flat[NT_FLAT_SIZE]; /* one write staging buffer: a flush copies short messages here */
 };
-
-/*
- * Initialises net on loop with limits and the duration of each deadline kind (NAME, IDLE and
- * THROTTLE come from the doors' settings; LINGER is NT_LINGER_MS; STALL is --stall-timeout).
- * Returns 0 or a libuv error.
- */
-int nt_net_init(struct nt_net *net, uv_loop_t *loop, const struct nt_net_limits *limits,
-                const uint64_t *durations_ms);
-
-/* Closes net's handles (asynchronous); call once every conn is closing. */
-void nt_net_close(struct nt_net *net);
-
-/* Schedules c's output for this iteration's flush. O(1). */
-void nt_net_mark_dirty(struct nt_net *net, struct nt_conn *c);
 
 /* Formats an IPv4 or IPv6 address with its port as "1.2.3.4:80" or "[::1]:80" into out. */
 void nt_net_format_addr(const struct sockaddr_storage *ss, char *out, size_t size);
