@@ -2,12 +2,49 @@
 
 - notice(text): a server line, "*** TEXT ***" (PROTOCOL.md §7).
 - barrier(client): proves nothing else is queued for client (see its docstring).
+- howto_transcript(server, **connect_args): the HOWTO's session, byte for byte, over any
+  transport the server listens on.
 - connect_from / join_from: a client bound to a chosen source address such as 127.0.0.2, for the
   per-address cap and bans (conftest's Server.connect cannot choose the source address).
 """
 import socket
 
 from conftest import PROMPT, WAIT, Client
+
+
+def howto_transcript(server, **connect_args):
+    """The HOWTO's session (PROTOCOL.md §2.1, §2.6, §3.1, §3.2, §4.1), byte for byte: Alice
+    joins, then Bob; they greet; Bob's blank lines reach nobody and nothing comes back to a
+    sender; Bob leaves. connect_args go to server.connect (a TLS context, say). Returns Alice,
+    still connected."""
+    alice = server.connect(label="Alice", **connect_args)
+    alice.expect_bytes(b"Enter your name: ")
+    alice.send("Alice")
+    server.wait_joined("Alice", alice)
+    alice.expect_silence(0.1)  # §2.6: the newcomer gets nothing
+
+    bob = server.connect(label="Bob", **connect_args)
+    bob.expect_bytes(b"Enter your name: ")
+    bob.send("Bob")
+    server.wait_joined("Bob", bob)  # §2.6: Bob's first line is his welcome
+    alice.expect_line(b"*** Bob has joined the chat ***")
+
+    bob.send("Hi Alice!")
+    alice.expect_line(b"Bob: Hi Alice!")
+    alice.send("Hello Bob!")
+    bob.expect_line(b"Alice: Hello Bob!")
+
+    # Blank lines are ignored: the next line Alice sees is the one after them.
+    bob.send("")
+    bob.send("    ")
+    bob.send("How are you?")
+    alice.expect_line(b"Bob: How are you?")
+    bob.expect_silence(0.2)  # the sender gets nothing back
+
+    bob.close()
+    alice.expect_line(b"*** Bob has left the chat ***")
+    alice.expect_silence(0.2)
+    return alice
 
 # PROTOCOL.md §7.2, in /help order: (USAGE, DESCRIPTION).
 COMMANDS = [

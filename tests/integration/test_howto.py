@@ -7,36 +7,12 @@ import time
 
 import pytest
 
+from chat_helpers import howto_transcript
 from conftest import HOWTO_DIR, PROMPT, open_client, scaled
 
 
 def test_howto_transcript(server):  # PROTOCOL.md §2.1, §2.6, §3.1, §3.2, §4.1
-    alice = server.connect(label="Alice")
-    alice.expect_bytes(b"Enter your name: ")
-    alice.send("Alice")
-    server.wait_joined("Alice", alice)
-    alice.expect_silence(0.1)  # §2.6: the newcomer gets nothing
-
-    bob = server.connect(label="Bob")
-    bob.expect_bytes(b"Enter your name: ")
-    bob.send("Bob")
-    server.wait_joined("Bob", bob)  # §2.6: Bob's first line is his welcome
-    alice.expect_line(b"*** Bob has joined the chat ***")
-
-    bob.send("Hi Alice!")
-    alice.expect_line(b"Bob: Hi Alice!")
-    alice.send("Hello Bob!")
-    bob.expect_line(b"Alice: Hello Bob!")
-
-    # Blank lines are ignored: the next line Alice sees is the one after them.
-    bob.send("")
-    bob.send("    ")
-    bob.send("How are you?")
-    alice.expect_line(b"Bob: How are you?")
-
-    bob.close()
-    alice.expect_line(b"*** Bob has left the chat ***")
-    alice.expect_silence(0.2)
+    howto_transcript(server)
 
 
 def test_message_reaches_others_not_sender(server):  # PROTOCOL.md §3.2

@@ -22,7 +22,7 @@ import warnings
 
 import pytest
 
-from chat_helpers import barrier, notice
+from chat_helpers import barrier, howto_transcript, notice
 from conftest import PROMPT, WAIT, make_cert, scaled, tls_client_context
 
 TLS = ("tls://127.0.0.1:0",)
@@ -40,32 +40,8 @@ def test_howto_transcript_over_tls(start_server, tls_cert):  # PROTOCOL.md §1, 
     server = start_tls(start_server, tls_cert)
     # Verified against the test's own certificate: natter serves the one it was given.
     verify = tls_client_context(cafile=tls_cert.cert)
-    alice = server.connect(label="Alice", tls_context=verify)
+    alice = howto_transcript(server, tls_context=verify)
     assert alice.peer_cert_der() == tls_cert.der
-    alice.expect_bytes(b"Enter your name: ")
-    alice.send("Alice")
-    server.wait_joined("Alice", alice)
-    alice.expect_silence(0.1)
-
-    bob = server.connect(label="Bob", tls_context=verify)
-    bob.expect_bytes(b"Enter your name: ")
-    bob.send("Bob")
-    server.wait_joined("Bob", bob)
-    alice.expect_line(b"*** Bob has joined the chat ***")
-
-    bob.send("Hi Alice!")
-    alice.expect_line(b"Bob: Hi Alice!")
-    alice.send("Hello Bob!")
-    bob.expect_line(b"Alice: Hello Bob!")
-    bob.send("")
-    bob.send("    ")
-    bob.send("How are you?")
-    alice.expect_line(b"Bob: How are you?")
-    bob.expect_silence(0.2)  # the sender gets nothing back
-
-    bob.close()
-    alice.expect_line(b"*** Bob has left the chat ***")
-    alice.expect_silence(0.2)
     assert alice.sock.version() in ("TLSv1.2", "TLSv1.3")
 
 
