@@ -7,8 +7,8 @@ set -euo pipefail
 # The build configures the unit tests too (CTest), so cmocka is part of it.
 build=(cmake ninja-build pkg-config gcc libuv1-dev libssl-dev openssl libcmocka-dev)
 test=("${build[@]}" clang libclang-rt-14-dev python3 python3-pytest python3-pytest-timeout
-      clang-tidy cppcheck clang-format valgrind ncat)
-bench=("${build[@]}" redis-server nats-server python3)
+      clang-tidy cppcheck clang-format valgrind ncat irssi weechat-headless tmux)
+bench=("${build[@]}" redis-server nats-server ngircd inspircd python3)
 fuzz=("${build[@]}" clang-14 libclang-rt-14-dev)
 
 want=()
