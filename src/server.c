@@ -105,7 +105,10 @@ static void on_connection(uv_stream_t *server, int status)
             NT_WARN("accept failed: %s", uv_strerror(status));
         return;
     }
-    struct nt_tls_ctx *tls = l->la->scheme == NT_SCHEME_TLS ? srv->tls_ctx : NULL;
+    enum nt_scheme scheme = l->la->scheme;
+    bool is_irc = scheme == NT_SCHEME_IRC || scheme == NT_SCHEME_IRCS;
+    struct nt_tls_ctx *tls =
+        scheme == NT_SCHEME_TLS || scheme == NT_SCHEME_IRCS ? srv->tls_ctx : NULL;
     struct nt_conn *c = nt_conn_accept(&srv->net, server, tls);
     if (c == NULL)
         return;
@@ -135,7 +138,10 @@ static void on_connection(uv_stream_t *server, int status)
     }
     if (refusal != NULL) {
         NT_WARN("conn=%llu peer=%s refused: %s", (unsigned long long)c->id, c->peer, why);
-        nt_conn_goodbye(c, refusal, "refused"); /* §4.4, §7.10 */
+        if (is_irc)
+            nt_irc_door_refuse(&srv->irc, c, refusal); /* §8.9: as an IRC ERROR */
+        else
+            nt_conn_goodbye(c, refusal, "refused"); /* §4.4, §7.10 */
         return;
     }
     c->is_counted = true;
@@ -144,7 +150,10 @@ static void on_connection(uv_stream_t *server, int status)
         ip_count_add(srv, c->ip, 1);
         c->is_ip_counted = true;
     }
-    nt_line_door_open(&srv->line, c);
+    if (is_irc)
+        nt_irc_door_open(&srv->irc, c);
+    else
+        nt_line_door_open(&srv->line, c);
 }
 
 static void on_trim_timer(uv_timer_t *timer)
@@ -213,6 +222,7 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_confi
     nt_names_init(&srv->ip_counts);
     nt_chat_init(&srv->chat, cfg);
     nt_line_door_init(&srv->line, &srv->chat, cfg);
+    nt_irc_door_init(&srv->irc, &srv->chat, cfg);
     const struct nt_net_limits limits = {
         .max_output = cfg->max_output,
         .max_output_total = cfg->max_output_total,
@@ -225,6 +235,7 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_confi
         /* The time one token takes, rounded up: waking sooner would find none. */
         [NT_TIMEOUT_THROTTLE] = nt_flood_token_ms(cfg->rate),
         [NT_TIMEOUT_STALL] = cfg->stall_timeout_ms,
+        [NT_TIMEOUT_PING] = nt_irc_ping_ms(cfg->idle_timeout_ms),
     };
     srv->net.owner = srv;
     srv->net.on_conn_closed = on_conn_closed;

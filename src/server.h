@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "chat/chat.h"
+#include "door/irc.h"
 #include "door/line.h"
 #include "lib/config.h"
 #include "lib/names.h"
@@ -35,6 +36,7 @@ struct nt_server {
     struct nt_net net;
     struct nt_chat chat;
     struct nt_line_door line;
+    struct nt_irc_door irc;
     struct nt_tls_ctx *tls_ctx; /* owned, NULL without tls:// listeners */
     struct nt_listener listeners[NT_MAX_LISTEN];
     size_t n_listeners;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/log.h"
 #include "lib/text.h"
@@ -57,6 +58,8 @@ void nt_member_init(struct nt_member *m, const struct nt_member_ops *ops, uint64
     m->peer = peer;
     m->ip = ip;
     m->state = NT_MEMBER_OUT;
+    m->door = "line";
+    nt_list_init(&m->seats);
 }
 
 void nt_member_fini(struct nt_member *m)
@@ -65,7 +68,8 @@ void nt_member_fini(struct nt_member *m)
     free(m->name);
     free(m->parting);
     free(m->drop_goodbye);
-    m->name = m->parting = m->drop_goodbye = NULL;
+    free(m->away);
+    m->name = m->parting = m->drop_goodbye = m->away = NULL;
 }
 
 void nt_chat_init(struct nt_chat *chat, const struct nt_config *cfg)
@@ -75,6 +79,7 @@ void nt_chat_init(struct nt_chat *chat, const struct nt_config *cfg)
     nt_hub_init(&chat->hub, cfg->history);
     nt_names_init(&chat->names);
     nt_list_init(&chat->drops);
+    nt_list_init(&chat->members);
     chat->scratch = nt_xmalloc(NT_TEXT_SANITIZED_MAX(cfg->max_line));
 }
 
@@ -149,7 +154,8 @@ static void broadcast(struct nt_chat *chat, struct nt_room *room, struct nt_even
 /* Sends m the server notice in b (b is emptied). */
 static void send_notice(struct nt_chat *chat, struct nt_member *m, struct sbuf *b)
 {
-    struct nt_event_fields f = {.text = b->p, .text_len = b->len};
+    struct nt_event_fields f = {
+        .text = b->p, .text_len = b->len, .target = m->name, .target_len = m->name_len};
     struct nt_event *ev = nt_event_new(NT_EV_NOTICE, ++chat->next_event_id, &f);
     deliver(chat, m, ev);
     nt_event_unref(ev);
@@ -189,12 +195,15 @@ static void leave_now(struct nt_chat *chat, struct nt_member *m, const char *rea
             }
             ev = event(chat, NT_EV_LEAVE, m, &f);
         }
-        broadcast(chat, m->room, ev, m);
+        nt_hub_broadcast_shared(&chat->hub, m, ev, m, on_full, chat);
     }
     if (ev != NULL)
         nt_event_unref(ev);
     nt_hub_leave(&chat->hub, m);
     nt_names_remove(&chat->names, m->name, m->name_len);
+    nt_list_remove(&m->all_link);
+    if (m->is_oper)
+        chat->n_opers--;
 }
 
 /* The safe point: drops every marked member, in order; their leaves may mark more. */
@@ -257,11 +266,14 @@ static void enter_room(struct nt_chat *chat, struct nt_member *m, const char *na
     if (is_first)
         sb_str(&b, ". Type /help for the commands.");
     send_notice(chat, m, &b);
+    if (room->topic != NULL)
+        reply(chat, m, "Topic: %s", room->topic); /* §7.6.1 */
     if (m->state == NT_MEMBER_IN && nt_hub_replay(&chat->hub, room, m) != 0)
         on_full(chat, m); /* history, before any live line */
 }
 
-enum nt_chat_join_result nt_chat_join(struct nt_chat *chat, struct nt_member *m, const char *name,
+/* Claims name for m (OUT): m is IN, in no room yet. */
+static enum nt_chat_join_result claim(struct nt_chat *chat, struct nt_member *m, const char *name,
                                       size_t len, enum nt_name_check *check)
 {
     NT_ASSERT(m->state == NT_MEMBER_OUT);
@@ -270,14 +282,31 @@ enum nt_chat_join_result nt_chat_join(struct nt_chat *chat, struct nt_member *m,
         return NT_CHAT_NAME_INVALID;
     if (nt_names_add(&chat->names, name, len, m) == -EEXIST)
         return NT_CHAT_NAME_TAKEN;
-    enter(chat);
     m->name = nt_xstrndup(name, len);
     m->name_len = len;
     m->state = NT_MEMBER_IN;
-    NT_INFO("conn=%llu peer=%s joined as %s", (unsigned long long)m->id, m->peer, m->name);
+    nt_list_append(&chat->members, &m->all_link);
+    NT_INFO("conn=%llu peer=%s joined as %s (%s)", (unsigned long long)m->id, m->peer, m->name,
+            m->door);
+    return NT_CHAT_JOINED;
+}
+
+enum nt_chat_join_result nt_chat_join(struct nt_chat *chat, struct nt_member *m, const char *name,
+                                      size_t len, enum nt_name_check *check)
+{
+    enum nt_chat_join_result res = claim(chat, m, name, len, check);
+    if (res != NT_CHAT_JOINED)
+        return res;
+    enter(chat);
     enter_room(chat, m, NT_LOBBY, strlen(NT_LOBBY), true);
     done(chat);
     return NT_CHAT_JOINED;
+}
+
+enum nt_chat_join_result nt_chat_register(struct nt_chat *chat, struct nt_member *m,
+                                          const char *name, size_t len, enum nt_name_check *check)
+{
+    return claim(chat, m, name, len, check);
 }
 
 void nt_chat_leave(struct nt_chat *chat, struct nt_member *m, const char *reason)
@@ -383,7 +412,7 @@ static void list_members(struct sbuf *b, const struct nt_room *room)
             sb_printf(b, " and %zu more", room->count - NT_CHAT_LIST_MAX);
             return;
         }
-        const struct nt_member *o = NT_CONTAINER_OF_CONST(node, struct nt_member, room_link);
+        const struct nt_member *o = NT_CONTAINER_OF_CONST(node, struct nt_seat, room_link)->member;
         if (i > 0)
             sb_str(b, ", ");
         sb_add(b, o->name, o->name_len);
@@ -429,8 +458,9 @@ static void cmd_who(struct nt_chat *chat, struct nt_member *m, const char *arg, 
         usage(chat, m, NT_CMD_WHO);
         return;
     }
-    reply(chat, m, "%zu %s in %zu %s:", hub->n_members, hub->n_members == 1 ? "person" : "people",
-          hub->n_rooms, hub->n_rooms == 1 ? "room" : "rooms");
+    size_t people = nt_chat_people(chat);
+    reply(chat, m, "%zu %s in %zu %s:", people, people == 1 ? "person" : "people", hub->n_rooms,
+          hub->n_rooms == 1 ? "room" : "rooms");
     each_room(chat, m, who_line);
 }
 
@@ -466,29 +496,76 @@ static bool check_word(struct nt_chat *chat, struct nt_member *m, enum nt_comman
     return false;
 }
 
-static void cmd_nick(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+/* Renames m to name[0..len) (valid, not taken by another): the event to m's rooms and m. */
+static void rename_to(struct nt_chat *chat, struct nt_member *m, const char *name, size_t len)
 {
-    if (!check_word(chat, m, NT_CMD_NICK, arg, len, false))
-        return;
-    struct nt_member *owner = nt_names_find(&chat->names, arg, len);
-    if (owner != NULL && owner != m) {
-        reply(chat, m, "Name \"%.*s\" is already taken.", (int)len, arg);
-        return;
-    }
-    if (len == m->name_len && memcmp(arg, m->name, len) == 0) {
-        reply(chat, m, "You are already %s", m->name);
-        return;
-    }
-    struct nt_event_fields f = {.target = arg, .target_len = len};
+    struct nt_event_fields f = {.target = name, .target_len = len};
     struct nt_event *ev = event(chat, NT_EV_RENAME, m, &f); /* actor: the old name */
     nt_names_remove(&chat->names, m->name, m->name_len);
-    nt_names_add(&chat->names, arg, len, m);
+    nt_names_add(&chat->names, name, len, m);
     NT_INFO("conn=%llu peer=%s renamed %s to %.*s", (unsigned long long)m->id, m->peer, m->name,
-            (int)len, arg);
+            (int)len, name);
     free(m->name);
-    m->name = nt_xstrndup(arg, len);
+    m->name = nt_xstrndup(name, len);
     m->name_len = len;
-    broadcast(chat, m->room, ev, NULL); /* §7.3: the renamer sees it too */
+    nt_hub_broadcast_shared(&chat->hub, m, ev, NULL, on_full, chat); /* §7.3: m sees it too */
+    if (m->n_seats != 1 && m->seen != ev->id)
+        deliver(chat, m, ev); /* in no room, or a many-room broadcast passed it by */
+    nt_event_unref(ev);
+}
+
+static enum nt_chat_result try_rename(struct nt_chat *chat, struct nt_member *m, const char *name,
+                                      size_t len, enum nt_name_check *check)
+{
+    *check = nt_names_check(name, len);
+    if (*check != NT_NAME_OK)
+        return NT_CHAT_INVALID;
+    struct nt_member *owner = nt_names_find(&chat->names, name, len);
+    if (owner != NULL && owner != m)
+        return NT_CHAT_TAKEN;
+    if (len == m->name_len && memcmp(name, m->name, len) == 0)
+        return NT_CHAT_SAME;
+    rename_to(chat, m, name, len);
+    return NT_CHAT_OK;
+}
+
+static void cmd_nick(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+{
+    if (len == 0) {
+        usage(chat, m, NT_CMD_NICK);
+        return;
+    }
+    enum nt_name_check check;
+    switch (try_rename(chat, m, arg, len, &check)) {
+    case NT_CHAT_INVALID:
+        reply(chat, m, "%s", nt_names_check_message(check));
+        break;
+    case NT_CHAT_TAKEN:
+        reply(chat, m, "Name \"%.*s\" is already taken.", (int)len, arg);
+        break;
+    case NT_CHAT_SAME:
+        reply(chat, m, "You are already %s", m->name);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Delivers a private event of kind from m to target (and back to m with NT_MEMBER_ECHO). */
+static void tell(struct nt_chat *chat, struct nt_member *m, struct nt_member *target,
+                 enum nt_event_kind kind, const char *text, size_t len, const char *tags,
+                 size_t tags_len)
+{
+    struct nt_event_fields f = {.target = target->name,
+                                .target_len = target->name_len,
+                                .text = text,
+                                .text_len = len,
+                                .tags = tags,
+                                .tags_len = tags_len};
+    struct nt_event *ev = event(chat, kind, m, &f);
+    deliver(chat, target, ev);
+    if ((m->flags & NT_MEMBER_ECHO) && target != m)
+        deliver(chat, m, ev);
     nt_event_unref(ev);
 }
 
@@ -505,11 +582,7 @@ static void cmd_msg(struct nt_chat *chat, struct nt_member *m, const char *arg, 
         reply(chat, m, "No such user: %.*s", (int)to_len, to);
         return;
     }
-    struct nt_event_fields f = {
-        .target = target->name, .target_len = target->name_len, .text = text, .text_len = text_len};
-    struct nt_event *ev = event(chat, NT_EV_PRIVATE, m, &f);
-    deliver(chat, target, ev);
-    nt_event_unref(ev);
+    tell(chat, m, target, NT_EV_PRIVATE, text, text_len, NULL, 0);
 }
 
 static void cmd_join(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
@@ -527,7 +600,7 @@ static void cmd_join(struct nt_chat *chat, struct nt_member *m, const char *arg,
     struct nt_event *ev = event(chat, NT_EV_PART, m, &f);
     broadcast(chat, m->room, ev, m); /* §7.6 */
     nt_event_unref(ev);
-    nt_hub_leave(&chat->hub, m);
+    nt_hub_leave_room(&chat->hub, m, m->room);
     enter_room(chat, m, to_name, strlen(to_name), false);
     free(to_name);
 }
@@ -542,23 +615,37 @@ static bool password_matches(const char *want, const char *got, size_t got_len)
     return diff == 0;
 }
 
-static void cmd_oper(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+static enum nt_chat_result oper(struct nt_chat *chat, struct nt_member *m, const char *arg,
+                               size_t len)
 {
     const struct nt_config *cfg = chat->cfg;
-    if (m->is_oper) {
-        reply(chat, m, "You are already an operator");
-        return;
-    }
+    if (m->is_oper)
+        return NT_CHAT_SAME;
     if (cfg->oper_password[0] == '\0' || !password_matches(cfg->oper_password, arg, len)) {
         NT_WARN("conn=%llu peer=%s name=%s /oper: wrong password", (unsigned long long)m->id,
                 m->peer, m->name);
-        reply(chat, m, "Permission denied");
-        return;
+        return NT_CHAT_DENIED;
     }
     m->is_oper = true;
+    chat->n_opers++;
     NT_INFO("conn=%llu peer=%s name=%s is now an operator", (unsigned long long)m->id, m->peer,
             m->name);
-    reply(chat, m, "You are now an operator");
+    return NT_CHAT_OK;
+}
+
+static void cmd_oper(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+{
+    switch (oper(chat, m, arg, len)) {
+    case NT_CHAT_SAME:
+        reply(chat, m, "You are already an operator");
+        break;
+    case NT_CHAT_DENIED:
+        reply(chat, m, "Permission denied");
+        break;
+    default:
+        reply(chat, m, "You are now an operator");
+        break;
+    }
 }
 
 /* Drops target with a kick or ban event to its room (§7.10). */
@@ -571,8 +658,8 @@ static void kick(struct nt_chat *chat, struct nt_member *m, struct nt_member *ta
                                 .text = why,
                                 .text_len = why_len,
                                 .reason = reason,
-                                .room = target->room->name,
-                                .room_len = target->room->name_len};
+                                .room = target->room ? target->room->name : NULL,
+                                .room_len = target->room ? target->room->name_len : 0};
     struct nt_event *ev = event(chat, kind, m, &f);
     struct sbuf b = {0};
     sb_printf(&b, " was %s by %s", verb, m->name);
@@ -581,7 +668,7 @@ static void kick(struct nt_chat *chat, struct nt_member *m, struct nt_member *ta
         sb_add(&b, why, why_len);
         sb_str(&b, ")");
     }
-    if (target->room != m->room) /* the operator elsewhere is told too */
+    if (target->room == NULL || nt_hub_seat(m, target->room) == NULL) /* told elsewhere too */
         reply(chat, m, "%s%s", target->name, b.p);
     NT_INFO("conn=%llu peer=%s name=%s%s", (unsigned long long)target->id, target->peer,
             target->name, b.p);
@@ -659,25 +746,63 @@ static void cmd_unban(struct nt_chat *chat, struct nt_member *m, const char *arg
     }
 }
 
+/* /wall: everybody, in every room or none, once. */
+static void wall(struct nt_chat *chat, struct nt_member *m, const char *text, size_t len)
+{
+    struct nt_event_fields f = {.text = text, .text_len = len};
+    struct nt_event *ev = event(chat, NT_EV_WALL, m, &f);
+    for (struct nt_list *node = chat->members.next; node != &chat->members; node = node->next)
+        deliver(chat, NT_CONTAINER_OF(node, struct nt_member, all_link), ev);
+    nt_event_unref(ev);
+}
+
 static void cmd_wall(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
 {
     if (len == 0) {
         usage(chat, m, NT_CMD_WALL);
         return;
     }
-    struct nt_event_fields f = {.text = arg, .text_len = len};
-    struct nt_event *ev = event(chat, NT_EV_WALL, m, &f);
-    broadcast(chat, NULL, ev, NULL);
-    nt_event_unref(ev);
+    wall(chat, m, arg, len);
 }
 
-static void cmd_quit(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+static void quit(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
 {
     if (len > 0) {
         free(m->parting);
         m->parting = nt_xstrndup(arg, len);
     }
     mark(chat, m, "quit", NULL, NULL);
+}
+
+/* Sets or clears room's topic: the event to the room, the setter included (§7.6.1). */
+static void set_topic(struct nt_chat *chat, struct nt_member *m, struct nt_room *room,
+                      const char *text, size_t len)
+{
+    nt_hub_set_topic(room, text, len, m->name, (uint64_t)time(NULL));
+    struct nt_event_fields f = {
+        .room = room->name, .room_len = room->name_len, .text = text, .text_len = len};
+    struct nt_event *ev = event(chat, NT_EV_TOPIC, m, &f);
+    broadcast(chat, room, ev, NULL);
+    nt_event_unref(ev);
+}
+
+static void cmd_topic(struct nt_chat *chat, struct nt_member *m, const char *arg, size_t len)
+{
+    struct nt_room *room = m->room;
+    if (len == 0) {
+        if (room->topic != NULL)
+            reply(chat, m, "Topic of %s: %s", room->name, room->topic);
+        else
+            reply(chat, m, "No topic is set for %s", room->name);
+        return;
+    }
+    if (len > NT_TOPIC_MAX) {
+        reply(chat, m, "Topic too long (at most %d bytes)", NT_TOPIC_MAX);
+        return;
+    }
+    if (len == 1 && arg[0] == '-')
+        len = 0; /* "/topic -" clears it */
+    set_topic(chat, m, room, arg, len);
 }
 
 static void command(struct nt_chat *chat, struct nt_member *m, const struct nt_command *cmd)
@@ -720,7 +845,10 @@ static void command(struct nt_chat *chat, struct nt_member *m, const struct nt_c
         cmd_rooms(chat, m);
         break;
     case NT_CMD_QUIT:
-        cmd_quit(chat, m, arg, len);
+        quit(chat, m, arg, len);
+        break;
+    case NT_CMD_TOPIC:
+        cmd_topic(chat, m, arg, len);
         break;
     case NT_CMD_OPER:
         cmd_oper(chat, m, arg, len);
@@ -760,5 +888,226 @@ void nt_chat_line(struct nt_chat *chat, struct nt_member *m, const char *line, s
         say(chat, m, NT_EV_SAY, cmd.arg, cmd.arg_len); /* §3.2 */
     else
         command(chat, m, &cmd);
+    done(chat);
+}
+
+/* --- the calls of richer doors (IRC) ------------------------------------------------------- */
+
+struct nt_member *nt_chat_find(const struct nt_chat *chat, const char *name, size_t len)
+{
+    return nt_names_find(&chat->names, name, len);
+}
+
+size_t nt_chat_people(const struct nt_chat *chat)
+{
+    return chat->names.count;
+}
+
+/* The room called name that m is in: OK, NO_ROOM or NOT_IN_ROOM. */
+static enum nt_chat_result room_of(struct nt_chat *chat, const struct nt_member *m,
+                                   const char *name, size_t len, struct nt_room **room)
+{
+    *room = nt_hub_find(&chat->hub, name, len);
+    if (*room == NULL)
+        return NT_CHAT_NO_ROOM;
+    return nt_hub_seat(m, *room) ? NT_CHAT_OK : NT_CHAT_NOT_IN_ROOM;
+}
+
+enum nt_chat_result nt_chat_enter(struct nt_chat *chat, struct nt_member *m, const char *name,
+                                  size_t len, enum nt_name_check *check, struct nt_room **room)
+{
+    *room = NULL;
+    *check = nt_names_check(name, len);
+    if (*check != NT_NAME_OK)
+        return NT_CHAT_INVALID;
+    if (m->state != NT_MEMBER_IN)
+        return NT_CHAT_OK; /* being dropped: nothing more happens to it */
+    struct nt_room *r = nt_hub_find(&chat->hub, name, len);
+    if (r != NULL && nt_hub_seat(m, r) != NULL) {
+        *room = r;
+        return NT_CHAT_SAME;
+    }
+    if (m->n_seats >= NT_CHAT_MAX_ROOMS)
+        return NT_CHAT_TOO_MANY;
+    enter(chat);
+    r = nt_hub_enter(&chat->hub, m, name, len);
+    bool is_lobby = nt_hub_find(&chat->hub, NT_LOBBY, strlen(NT_LOBBY)) == r;
+    struct nt_event_fields f = {.room = r->name, .room_len = r->name_len};
+    struct nt_event *ev = event(chat, is_lobby ? NT_EV_JOIN : NT_EV_ENTER, m, &f);
+    broadcast(chat, r, ev, (m->flags & NT_MEMBER_SEES_OWN) ? NULL : m);
+    nt_event_unref(ev);
+    *room = r;
+    done(chat);
+    return NT_CHAT_OK;
+}
+
+void nt_chat_replay(struct nt_chat *chat, struct nt_member *m, struct nt_room *room)
+{
+    if (m->state != NT_MEMBER_IN || nt_hub_seat(m, room) == NULL)
+        return;
+    enter(chat);
+    if (nt_hub_replay(&chat->hub, room, m) != 0)
+        on_full(chat, m);
+    done(chat);
+}
+
+enum nt_chat_result nt_chat_part(struct nt_chat *chat, struct nt_member *m, const char *name,
+                                 size_t name_len, const char *words, size_t words_len)
+{
+    struct nt_room *room;
+    enum nt_chat_result res = room_of(chat, m, name, name_len, &room);
+    if (res != NT_CHAT_OK || m->state != NT_MEMBER_IN)
+        return res;
+    enter(chat);
+    struct nt_event_fields f = {
+        .room = room->name, .room_len = room->name_len, .text = words, .text_len = words_len};
+    struct nt_event *ev = event(chat, NT_EV_PART, m, &f);
+    broadcast(chat, room, ev, (m->flags & NT_MEMBER_SEES_OWN) ? NULL : m);
+    nt_event_unref(ev);
+    /* Leaving a room is no delivery: the room may go now (nobody walks it). */
+    nt_hub_leave_room(&chat->hub, m, room);
+    done(chat);
+    return NT_CHAT_OK;
+}
+
+enum nt_chat_result nt_chat_say(struct nt_chat *chat, struct nt_member *m, const char *name,
+                                size_t name_len, enum nt_event_kind kind, const char *text,
+                                size_t len, const char *tags, size_t tags_len)
+{
+    struct nt_room *room;
+    enum nt_chat_result res = room_of(chat, m, name, name_len, &room);
+    if (res != NT_CHAT_OK || m->state != NT_MEMBER_IN)
+        return res;
+    enter(chat);
+    bool is_chat = kind == NT_EV_SAY || kind == NT_EV_ACTION;
+    if (is_chat) {
+        chat->lines_received++;
+        if (chat->cfg->log_messages)
+            NT_INFO("conn=%llu %s%s%s%.*s", (unsigned long long)m->id,
+                    kind == NT_EV_ACTION ? "* " : "", m->name, kind == NT_EV_ACTION ? " " : ": ",
+                    (int)len, text);
+    }
+    struct nt_event_fields f = {.room = room->name,
+                                .room_len = room->name_len,
+                                .text = text,
+                                .text_len = len,
+                                .tags = tags,
+                                .tags_len = tags_len};
+    struct nt_event *ev = event(chat, kind, m, &f);
+    if (is_chat)
+        nt_hub_remember(&chat->hub, room, ev);
+    broadcast(chat, room, ev, m);
+    if (m->flags & NT_MEMBER_ECHO)
+        deliver(chat, m, ev);
+    nt_event_unref(ev);
+    done(chat);
+    return NT_CHAT_OK;
+}
+
+enum nt_chat_result nt_chat_tell(struct nt_chat *chat, struct nt_member *m, const char *to,
+                                 size_t to_len, enum nt_event_kind kind, const char *text,
+                                 size_t len, const char *tags, size_t tags_len,
+                                 const struct nt_member **target)
+{
+    struct nt_member *t = nt_names_find(&chat->names, to, to_len);
+    *target = t;
+    if (t == NULL || t->state != NT_MEMBER_IN)
+        return NT_CHAT_NO_USER;
+    if (m->state != NT_MEMBER_IN)
+        return NT_CHAT_OK;
+    enter(chat);
+    tell(chat, m, t, kind, text, len, tags, tags_len);
+    done(chat);
+    return NT_CHAT_OK;
+}
+
+enum nt_chat_result nt_chat_rename(struct nt_chat *chat, struct nt_member *m, const char *name,
+                                   size_t len, enum nt_name_check *check)
+{
+    if (m->state != NT_MEMBER_IN) {
+        *check = NT_NAME_OK;
+        return NT_CHAT_SAME;
+    }
+    enter(chat);
+    enum nt_chat_result res = try_rename(chat, m, name, len, check);
+    done(chat);
+    return res;
+}
+
+enum nt_chat_result nt_chat_topic(struct nt_chat *chat, struct nt_member *m, const char *name,
+                                  size_t name_len, const char *text, size_t len)
+{
+    struct nt_room *room;
+    enum nt_chat_result res = room_of(chat, m, name, name_len, &room);
+    if (res != NT_CHAT_OK || m->state != NT_MEMBER_IN)
+        return res;
+    if (len > NT_TOPIC_MAX)
+        return NT_CHAT_TOO_LONG;
+    enter(chat);
+    set_topic(chat, m, room, text, len);
+    done(chat);
+    return NT_CHAT_OK;
+}
+
+void nt_chat_away(struct nt_chat *chat, struct nt_member *m, const char *text, size_t len)
+{
+    if (m->state != NT_MEMBER_IN)
+        return;
+    if (len > NT_AWAY_MAX) {
+        len = NT_AWAY_MAX;
+        while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+            len--; /* never cut a UTF-8 character in two */
+    }
+    if (len == 0 && m->away == NULL)
+        return;
+    free(m->away);
+    m->away = len > 0 ? nt_xstrndup(text, len) : NULL;
+    enter(chat);
+    struct nt_event_fields f = {.text = text, .text_len = len};
+    struct nt_event *ev = event(chat, NT_EV_AWAY, m, &f);
+    nt_hub_broadcast_shared(&chat->hub, m, ev, m, on_full, chat);
+    nt_event_unref(ev);
+    done(chat);
+}
+
+enum nt_chat_result nt_chat_oper(struct nt_chat *chat, struct nt_member *m, const char *password,
+                                 size_t len)
+{
+    return oper(chat, m, password, len);
+}
+
+enum nt_chat_result nt_chat_kick(struct nt_chat *chat, struct nt_member *m, const char *who,
+                                 size_t who_len, const char *why, size_t why_len)
+{
+    if (!m->is_oper)
+        return NT_CHAT_DENIED;
+    struct nt_member *target = nt_names_find(&chat->names, who, who_len);
+    if (target == NULL || target->state != NT_MEMBER_IN)
+        return NT_CHAT_NO_USER;
+    if (m->state != NT_MEMBER_IN)
+        return NT_CHAT_OK;
+    enter(chat);
+    kick(chat, m, target, NT_EV_KICK, why, why_len, "kicked");
+    done(chat);
+    return NT_CHAT_OK;
+}
+
+enum nt_chat_result nt_chat_wall(struct nt_chat *chat, struct nt_member *m, const char *text,
+                                 size_t len)
+{
+    if (!m->is_oper)
+        return NT_CHAT_DENIED;
+    if (m->state != NT_MEMBER_IN)
+        return NT_CHAT_OK;
+    enter(chat);
+    wall(chat, m, text, len);
+    done(chat);
+    return NT_CHAT_OK;
+}
+
+void nt_chat_quit(struct nt_chat *chat, struct nt_member *m, const char *words, size_t len)
+{
+    enter(chat);
+    quit(chat, m, words, len);
     done(chat);
 }

@@ -31,10 +31,12 @@ struct nt_chat {
     struct nt_names names; /* folded name -> struct nt_member (borrowed) */
     char **bans;           /* owned addresses refused until restart (/ban) */
     size_t n_bans;
+    struct nt_list members; /* every member IN or DROPPING, by all_link, in order of joining */
     struct nt_list drops;  /* members marked DROPPING, by drop_link, in order of marking */
     unsigned depth;        /* calls into the core in progress; the safe point is at 0 */
     bool is_shutting_down; /* leaves are no longer announced */
     uint64_t next_event_id;
+    size_t n_opers; /* members IN or DROPPING who are operators */
     char *scratch; /* owned: NT_TEXT_SANITIZED_MAX(max_line) bytes for sanitizing */
     /* Counters (docs/OPERATIONS.md). */
     uint64_t lines_received; /* chat lines and actions, not commands */
@@ -81,6 +83,108 @@ void nt_chat_leave(struct nt_chat *chat, struct nt_member *m, const char *reason
  */
 void nt_chat_drop(struct nt_chat *chat, struct nt_member *m, const char *reason,
                   const char *goodbye);
+
+/* --- the calls of a door that speaks a richer protocol than lines (IRC) ----------------------
+ * Each is a call into the core: its safe point comes at its end, so m (or others) may be dropped
+ * by the time it returns: check m->state. Texts are sanitized by the door; the core checks what
+ * is a chat rule (names, rooms, membership, topic length, operators). */
+
+/* What a door call came to. */
+enum nt_chat_result {
+    NT_CHAT_OK,
+    NT_CHAT_INVALID,      /* a name or room name breaks §2.2 (see *check) */
+    NT_CHAT_TAKEN,        /* the name is somebody else's */
+    NT_CHAT_SAME,         /* nothing to do: already in that room, already that name */
+    NT_CHAT_NO_ROOM,      /* no such room */
+    NT_CHAT_NOT_IN_ROOM,  /* m is not in that room */
+    NT_CHAT_NO_USER,      /* no such user */
+    NT_CHAT_TOO_MANY,     /* m is in NT_CHAT_MAX_ROOMS rooms */
+    NT_CHAT_TOO_LONG,     /* a topic over NT_TOPIC_MAX bytes */
+    NT_CHAT_DENIED,       /* not an operator, or a wrong password */
+};
+
+/* The most rooms a member may be in at once (IRC CHANLIMIT). */
+#define NT_CHAT_MAX_ROOMS 50
+
+/* Takes m (OUT) into the chat as name, in no room, announced to nobody (IRC registration). On
+ * NT_CHAT_NAME_INVALID, *check says why. */
+enum nt_chat_join_result nt_chat_register(struct nt_chat *chat, struct nt_member *m,
+                                          const char *name, size_t len, enum nt_name_check *check);
+
+/*
+ * Puts m (IN) into the room called name too, created if new: the room (and m, if it has
+ * NT_MEMBER_SEES_OWN) get a JOIN event (the lobby) or an ENTER event (other rooms). No welcome,
+ * no history: the door sends its own replies, then calls nt_chat_replay(). *room is the room
+ * (on OK and SAME). Results: OK, SAME, INVALID (*check), TOO_MANY.
+ */
+enum nt_chat_result nt_chat_enter(struct nt_chat *chat, struct nt_member *m, const char *name,
+                                  size_t len, enum nt_name_check *check, struct nt_room **room);
+
+/* Sends room's history to m (after the door's reply to its JOIN). */
+void nt_chat_replay(struct nt_chat *chat, struct nt_member *m, struct nt_room *room);
+
+/* Takes m out of room with a PART event carrying words (may be empty) to the room (and m with
+ * SEES_OWN). Results: OK, NO_ROOM, NOT_IN_ROOM. */
+enum nt_chat_result nt_chat_part(struct nt_chat *chat, struct nt_member *m, const char *room,
+                                 size_t room_len, const char *words, size_t words_len);
+
+/*
+ * m says text (kind NT_EV_SAY, NT_EV_ACTION, NT_EV_NOTE or NT_EV_TAGMSG, with client tags, may be
+ * empty) to the room called room: to its members but m (and to m with NT_MEMBER_ECHO); SAY and
+ * ACTION go into its history. Results: OK, NO_ROOM, NOT_IN_ROOM.
+ */
+enum nt_chat_result nt_chat_say(struct nt_chat *chat, struct nt_member *m, const char *room,
+                                size_t room_len, enum nt_event_kind kind, const char *text,
+                                size_t len, const char *tags, size_t tags_len);
+
+/*
+ * m tells the user called to text privately (kind NT_EV_PRIVATE, NT_EV_PRIVATE_ACTION,
+ * NT_EV_PRIVATE_NOTE or NT_EV_TAGMSG), echoed to m with NT_MEMBER_ECHO. Results: OK (*target is
+ * the recipient, borrowed until the next call into the core), NO_USER.
+ */
+enum nt_chat_result nt_chat_tell(struct nt_chat *chat, struct nt_member *m, const char *to,
+                                 size_t to_len, enum nt_event_kind kind, const char *text,
+                                 size_t len, const char *tags, size_t tags_len,
+                                 const struct nt_member **target);
+
+/* Renames m (IN) to name: everyone who shares a room with m, and m, get a RENAME event.
+ * Results: OK, INVALID (*check), TAKEN, SAME (exactly the same spelling). */
+enum nt_chat_result nt_chat_rename(struct nt_chat *chat, struct nt_member *m, const char *name,
+                                   size_t len, enum nt_name_check *check);
+
+/* Sets (len > 0) or clears the topic of the room called room, which m must be in: a TOPIC event
+ * to the room, m included. Results: OK, NO_ROOM, NOT_IN_ROOM, TOO_LONG. */
+enum nt_chat_result nt_chat_topic(struct nt_chat *chat, struct nt_member *m, const char *room,
+                                  size_t room_len, const char *text, size_t len);
+
+/* Marks m away with text (len > 0, at most NT_AWAY_MAX bytes kept) or back: an AWAY event to
+ * those who share a room with m. */
+void nt_chat_away(struct nt_chat *chat, struct nt_member *m, const char *text, size_t len);
+#define NT_AWAY_MAX 200
+
+/* Makes m an operator if password is the operator password (logged either way). Results: OK,
+ * SAME (already one), DENIED. */
+enum nt_chat_result nt_chat_oper(struct nt_chat *chat, struct nt_member *m, const char *password,
+                                 size_t len);
+
+/* An operator m kicks the user called who out of the chat with why (may be empty), as /kick
+ * does. Results: OK, DENIED (m is no operator), NO_USER. */
+enum nt_chat_result nt_chat_kick(struct nt_chat *chat, struct nt_member *m, const char *who,
+                                 size_t who_len, const char *why, size_t why_len);
+
+/* An operator m tells everybody text (/wall). Results: OK, DENIED. */
+enum nt_chat_result nt_chat_wall(struct nt_chat *chat, struct nt_member *m, const char *text,
+                                 size_t len);
+
+/* m leaves with words (may be empty): marked to be dropped ("quit"), announced at the safe point
+ * at this call's end, then its door's goodbye. */
+void nt_chat_quit(struct nt_chat *chat, struct nt_member *m, const char *words, size_t len);
+
+/* The member called name (IN or DROPPING), or NULL. */
+struct nt_member *nt_chat_find(const struct nt_chat *chat, const char *name, size_t len);
+
+/* How many people are in the chat (every door). */
+size_t nt_chat_people(const struct nt_chat *chat);
 
 /* From now on leaves are not announced (the server tells everyone it is shutting down). */
 void nt_chat_shutdown(struct nt_chat *chat);

@@ -45,7 +45,8 @@ struct nt_event *nt_event_new(enum nt_event_kind kind, uint64_t id, const struct
 {
     size_t room_len = f->room ? f->room_len : 0, actor_len = f->actor ? f->actor_len : 0;
     size_t target_len = f->target ? f->target_len : 0, text_len = f->text ? f->text_len : 0;
-    size_t size = room_len + actor_len + target_len + text_len + 4;
+    size_t tags_len = f->tags ? f->tags_len : 0;
+    size_t size = room_len + actor_len + target_len + text_len + tags_len + 5;
     struct nt_event *ev = nt_xmalloc(sizeof(*ev) + size);
     memset(ev, 0, sizeof(*ev));
     ev->refs = 1;
@@ -59,6 +60,7 @@ struct nt_event *nt_event_new(enum nt_event_kind kind, uint64_t id, const struct
     put(&p, f->actor, actor_len, &ev->actor, &ev->actor_len);
     put(&p, f->target, target_len, &ev->target, &ev->target_len);
     put(&p, f->text, text_len, &ev->text, &ev->text_len);
+    put(&p, f->tags, tags_len, &ev->tags, &ev->tags_len);
     return ev;
 }
 
@@ -74,7 +76,7 @@ void nt_event_unref(struct nt_event *ev)
     NT_ASSERT(ev->refs > 0);
     if (--ev->refs > 0)
         return;
-    for (unsigned i = 0; i < NT_EVENT_FORMATS; i++) {
+    for (unsigned i = 0; i < n_formats; i++) {
         if (ev->bytes[i] != NULL)
             nt_msg_unref(ev->bytes[i]);
     }

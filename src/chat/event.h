@@ -15,18 +15,25 @@ enum nt_event_kind {
     NT_EV_PRIVATE, /* actor to target (a name) privately: text */
     NT_EV_JOIN,    /* actor joined the chat, in room */
     NT_EV_ENTER,   /* actor came into room from another room */
-    NT_EV_PART,    /* actor left room for the room named target */
+    NT_EV_PART,    /* actor left room: for the room named target (/join), or with words text */
     NT_EV_LEAVE,   /* actor left the chat from room, for reason; text: its parting words, if any */
     NT_EV_KICK,    /* actor (an operator) kicked target out of the chat, from room; text: why */
     NT_EV_BAN,     /* actor (an operator) banned target, who left the chat from room */
     NT_EV_RENAME,  /* actor (the old name) is now known as target, in room */
     NT_EV_NOTICE,  /* the server tells its recipient text (replies, welcome lines) */
     NT_EV_WALL,    /* actor (an operator) tells everybody text */
+    NT_EV_PRIVATE_ACTION, /* actor to target privately: an action, text (IRC CTCP ACTION) */
+    NT_EV_NOTE,           /* actor's notice to room: text (IRC NOTICE #room) */
+    NT_EV_PRIVATE_NOTE,   /* actor's notice to target: text (IRC NOTICE nick) */
+    NT_EV_TOPIC,          /* actor set room's topic to text ("" cleared it) */
+    NT_EV_AWAY,           /* actor is away with text, or back ("") */
+    NT_EV_TAGMSG,         /* actor sent tags alone to room, or to target when one is set */
     NT_EV_KINDS
 };
 
-/* Slots for the byte forms of an event: one per door format in use (line, IRC, WebSocket...). */
-#define NT_EVENT_FORMATS 8
+/* Slots for the byte forms of an event: one per door format in use (line, the IRC door's four
+ * tag variants, WebSocket...). */
+#define NT_EVENT_FORMATS 12
 
 struct nt_event;
 /* Builds the bytes of ev in one format, with one reference for the event's cache. */
@@ -40,17 +47,18 @@ struct nt_event {
     uint64_t time_ms;   /* wall-clock time it happened, ms since the epoch (UTC) */
     uint64_t actor_id;  /* the identity of the actor (a member id); 0 for the server */
     const char *reason; /* static; NT_EV_LEAVE's reason ("quit", "slow", "idle"...), else NULL */
-    /* Strings, NUL-terminated, in the event's own allocation; "" when unused. */
-    const char *room, *actor, *target, *text;
-    size_t room_len, actor_len, target_len, text_len;
+    /* Strings, NUL-terminated, in the event's own allocation; "" when unused. tags: the sender's
+     * client-only IRC tags ("+typing=active"), relayed to message-tags clients. */
+    const char *room, *actor, *target, *text, *tags;
+    size_t room_len, actor_len, target_len, text_len, tags_len;
     struct nt_msg *bytes[NT_EVENT_FORMATS]; /* refs, built on first use, NULL until then */
     char data[];
 };
 
 /* The strings of a new event; NULL pointers mean "". */
 struct nt_event_fields {
-    const char *room, *actor, *target, *text;
-    size_t room_len, actor_len, target_len, text_len;
+    const char *room, *actor, *target, *text, *tags;
+    size_t room_len, actor_len, target_len, text_len, tags_len;
     uint64_t actor_id;
     const char *reason; /* static */
 };

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* hub.c - rooms, membership, history and fan-out. */
+/* hub.c - rooms, membership (seats), history, topics and fan-out. */
 #include "chat/hub.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void nt_hub_init(struct nt_hub *hub, size_t history_cap)
 {
@@ -23,6 +24,8 @@ static void free_room(struct nt_hub *hub, struct nt_room *room)
         nt_event_unref(room->history[(room->hist_head + i) % hub->history_cap]);
     free(room->history);
     free(room->name);
+    free(room->topic);
+    free(room->topic_setter);
     free(room);
 }
 
@@ -39,48 +42,84 @@ struct nt_room *nt_hub_find(const struct nt_hub *hub, const char *name, size_t l
     return nt_names_find(&hub->by_name, name, len);
 }
 
+struct nt_seat *nt_hub_seat(const struct nt_member *m, const struct nt_room *room)
+{
+    if (m->seats.next == NULL)
+        return NULL; /* never entered a room */
+    for (struct nt_list *node = m->seats.next; node != &m->seats; node = node->next) {
+        struct nt_seat *seat = NT_CONTAINER_OF(node, struct nt_seat, member_link);
+        if (seat->room == room)
+            return seat;
+    }
+    return NULL;
+}
+
 struct nt_room *nt_hub_enter(struct nt_hub *hub, struct nt_member *m, const char *name, size_t len)
 {
-    NT_ASSERT(m->room == NULL && !nt_list_is_linked(&m->room_link));
+    if (m->seats.next == NULL)
+        nt_list_init(&m->seats);
     struct nt_room *room = nt_hub_find(hub, name, len);
     if (room == NULL) {
         room = nt_xcalloc(1, sizeof(*room));
         nt_list_init(&room->members);
         room->name = nt_xstrndup(name, len);
         room->name_len = len;
+        room->created_s = (uint64_t)time(NULL);
         if (hub->history_cap > 0)
             room->history = nt_xmalloc(hub->history_cap * sizeof(struct nt_event *));
         nt_names_add(&hub->by_name, name, len, room);
         nt_list_append(&hub->rooms, &room->link);
         hub->n_rooms++;
     }
-    nt_list_append(&room->members, &m->room_link);
+    NT_ASSERT(nt_hub_seat(m, room) == NULL);
+    struct nt_seat *seat = m->home.room == NULL ? &m->home : nt_xcalloc(1, sizeof(*seat));
+    seat->member = m;
+    seat->room = room;
+    nt_list_append(&room->members, &seat->room_link);
+    nt_list_append(&m->seats, &seat->member_link);
+    m->n_seats++;
     room->count++;
     hub->n_members++;
-    m->room = room;
+    if (m->room == NULL)
+        m->room = room;
     return room;
 }
 
-void nt_hub_leave(struct nt_hub *hub, struct nt_member *m)
+void nt_hub_leave_room(struct nt_hub *hub, struct nt_member *m, struct nt_room *room)
 {
-    struct nt_room *room = m->room;
-    if (room == NULL)
-        return;
-    nt_list_remove(&m->room_link);
+    struct nt_seat *seat = nt_hub_seat(m, room);
+    NT_ASSERT(seat != NULL);
+    nt_list_remove(&seat->room_link);
+    nt_list_remove(&seat->member_link);
+    m->n_seats--;
     room->count--;
     hub->n_members--;
-    m->room = NULL;
+    if (seat == &m->home)
+        seat->room = NULL;
+    else
+        free(seat);
+    if (m->room == room) /* the next seat, if any, is the first now */
+        m->room = nt_list_is_empty(&m->seats)
+                      ? NULL
+                      : NT_CONTAINER_OF(m->seats.next, struct nt_seat, member_link)->room;
     if (room->count == 0)
         free_room(hub, room);
 }
 
-static void send_to_room(struct nt_hub *hub, struct nt_room *room, struct nt_event *ev,
-                         const struct nt_member *except,
-                         void (*on_full)(void *ctx, struct nt_member *m), void *ctx)
+void nt_hub_leave(struct nt_hub *hub, struct nt_member *m)
+{
+    while (m->seats.next != NULL && !nt_list_is_empty(&m->seats))
+        nt_hub_leave_room(hub, m,
+                          NT_CONTAINER_OF(m->seats.next, struct nt_seat, member_link)->room);
+}
+
+void nt_hub_broadcast(struct nt_hub *hub, struct nt_room *room, struct nt_event *ev,
+                      const struct nt_member *except,
+                      void (*on_full)(void *ctx, struct nt_member *m), void *ctx)
 {
     /* Delivering never changes a member list (STYLE.md, ownership rule 2): a plain walk. */
     for (struct nt_list *node = room->members.next; node != &room->members; node = node->next) {
-        struct nt_member *m = NT_CONTAINER_OF(node, struct nt_member, room_link);
+        struct nt_member *m = NT_CONTAINER_OF(node, struct nt_seat, room_link)->member;
         if (m == except || m->state != NT_MEMBER_IN)
             continue;
         hub->deliveries++;
@@ -89,16 +128,31 @@ static void send_to_room(struct nt_hub *hub, struct nt_room *room, struct nt_eve
     }
 }
 
-void nt_hub_broadcast(struct nt_hub *hub, struct nt_room *room, struct nt_event *ev,
-                      const struct nt_member *except,
-                      void (*on_full)(void *ctx, struct nt_member *m), void *ctx)
+void nt_hub_broadcast_shared(struct nt_hub *hub, struct nt_member *m, struct nt_event *ev,
+                             const struct nt_member *except,
+                             void (*on_full)(void *ctx, struct nt_member *m), void *ctx)
 {
-    if (room != NULL) {
-        send_to_room(hub, room, ev, except, on_full, ctx);
+    if (m->seats.next == NULL)
+        return;
+    if (m->n_seats == 1) { /* a line member: one room, nobody twice */
+        nt_hub_broadcast(hub, m->room, ev, except, on_full, ctx);
         return;
     }
-    for (struct nt_list *node = hub->rooms.next; node != &hub->rooms; node = node->next)
-        send_to_room(hub, NT_CONTAINER_OF(node, struct nt_room, link), ev, except, on_full, ctx);
+    for (struct nt_list *s = m->seats.next; s != &m->seats; s = s->next) {
+        struct nt_room *room = NT_CONTAINER_OF(s, struct nt_seat, member_link)->room;
+        for (struct nt_list *node = room->members.next; node != &room->members;
+             node = node->next) {
+            struct nt_member *o = NT_CONTAINER_OF(node, struct nt_seat, room_link)->member;
+            if (o->seen == ev->id)
+                continue;
+            o->seen = ev->id;
+            if (o == except || o->state != NT_MEMBER_IN)
+                continue;
+            hub->deliveries++;
+            if (o->ops->deliver(o, ev) != 0)
+                on_full(ctx, o);
+        }
+    }
 }
 
 void nt_hub_remember(struct nt_hub *hub, struct nt_room *room, struct nt_event *ev)
@@ -123,4 +177,18 @@ int nt_hub_replay(struct nt_hub *hub, const struct nt_room *room, struct nt_memb
             return -1;
     }
     return 0;
+}
+
+void nt_hub_set_topic(struct nt_room *room, const char *text, size_t len, const char *setter,
+                      uint64_t now_s)
+{
+    free(room->topic);
+    free(room->topic_setter);
+    room->topic = room->topic_setter = NULL;
+    room->topic_time = 0;
+    if (len == 0)
+        return;
+    room->topic = nt_xstrndup(text, len);
+    room->topic_setter = nt_xstrndup(setter, strlen(setter));
+    room->topic_time = now_s;
 }

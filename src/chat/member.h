@@ -31,23 +31,47 @@ struct nt_member_ops {
 
 enum nt_member_state {
     NT_MEMBER_OUT,      /* not (yet) in the chat: no name */
-    NT_MEMBER_IN,       /* named, in a room */
+    NT_MEMBER_IN,       /* named; in rooms (a line member in exactly one, an IRC one in any) */
     NT_MEMBER_DROPPING, /* marked to be dropped at the next safe point; takes nothing more */
     NT_MEMBER_LEFT,     /* out of the chat for good */
 };
 
-/* Embedded in a door's session. Fields are the core's; a door reads them, never writes. */
+/* How a door wants its member served (set by the door before it joins, never changed). */
+enum nt_member_flag {
+    NT_MEMBER_SEES_OWN = 1u << 0, /* gets its own JOIN, PART and TOPIC back (IRC) */
+    NT_MEMBER_ECHO = 1u << 1,     /* gets its own lines and private messages back (echo-message) */
+};
+
+/* A member's place in one room: in the room's member list and in the member's list of rooms. */
+struct nt_seat {
+    struct nt_member *member;   /* borrowed */
+    struct nt_room *room;       /* borrowed; NULL while the seat is free */
+    struct nt_list room_link;   /* in room->members */
+    struct nt_list member_link; /* in member->seats, in order of entering */
+};
+
+/* Embedded in a door's session. Fields are the core's; a door reads them, never writes (but
+ * for flags, door and realname, which it sets once before the member joins). */
 struct nt_member {
     const struct nt_member_ops *ops; /* static */
     uint64_t id;                     /* the identity: unique per process, for logs and events */
     const char *peer;                /* borrowed from the door: "127.0.0.1:50514", for logs */
     const char *ip;                  /* borrowed from the door: the address alone */
+    const char *door;                /* static: "line", "IRC" (WHOIS) */
+    const char *realname;            /* borrowed from the door, or NULL: the name is shown */
+    unsigned flags;                  /* enum nt_member_flag */
     enum nt_member_state state;
     char *name; /* owned, NUL-terminated; NULL while OUT */
     size_t name_len;
-    struct nt_room *room;     /* borrowed; while IN or DROPPING */
-    struct nt_list room_link; /* in room->members */
+    struct nt_room *room;     /* borrowed: the room of the first seat (a line member's room), or
+                                 NULL when in none */
+    struct nt_list seats;     /* of struct nt_seat, by member_link */
+    size_t n_seats;
+    struct nt_seat home;      /* embedded: the first seat, so a line member allocates none */
+    uint64_t seen;            /* the id of the last event a many-room broadcast gave it */
+    struct nt_list all_link;  /* in the core's list of every member IN or DROPPING */
     bool is_oper;             /* /oper succeeded */
+    char *away;               /* owned: the AWAY text, or NULL */
     struct nt_list drop_link; /* in the core's drop list while DROPPING */
     const char *drop_reason;  /* static, while DROPPING */
     char *drop_goodbye;       /* owned, while DROPPING; NULL = no goodbye line */

@@ -81,11 +81,45 @@ struct nt_msg *nt_line_encode(const struct nt_event *ev)
         const size_t l[] = {ev->actor_len, 12, ev->room_len};
         return notice(p, l, 3);
     }
-    case NT_EV_PART: { /* §7.6 */
-        const char *p[] = {ev->actor, " left for ", ev->target};
-        const size_t l[] = {ev->actor_len, 10, ev->target_len};
+    case NT_EV_PART: { /* §7.6, §8.6 */
+        if (ev->target_len > 0) {
+            const char *p[] = {ev->actor, " left for ", ev->target};
+            const size_t l[] = {ev->actor_len, 10, ev->target_len};
+            return notice(p, l, 3);
+        }
+        if (ev->text_len == 0) {
+            const char *p[] = {ev->actor, " has left ", ev->room};
+            const size_t l[] = {ev->actor_len, 10, ev->room_len};
+            return notice(p, l, 3);
+        }
+        const char *p[] = {ev->actor, " has left ", ev->room, " (", ev->text, ")"};
+        const size_t l[] = {ev->actor_len, 10, ev->room_len, 2, ev->text_len, 1};
+        return notice(p, l, 6);
+    }
+    case NT_EV_PRIVATE_ACTION: { /* §8.6 */
+        const char *p[] = {"[private] * ", ev->actor, " ", ev->text, "\n"};
+        const size_t l[] = {12, ev->actor_len, 1, ev->text_len, 1};
+        return nt_msg_concat(p, l, 5);
+    }
+    case NT_EV_NOTE:
+    case NT_EV_PRIVATE_NOTE: { /* §8.6 */
+        const char *p[] = {"-", ev->actor, "- ", ev->text, "\n"};
+        const size_t l[] = {1, ev->actor_len, 2, ev->text_len, 1};
+        return nt_msg_concat(p, l, 5);
+    }
+    case NT_EV_TOPIC: { /* §7.6.1 */
+        if (ev->text_len == 0) {
+            const char *p[] = {ev->actor, " cleared the topic"};
+            const size_t l[] = {ev->actor_len, 18};
+            return notice(p, l, 2);
+        }
+        const char *p[] = {ev->actor, " set the topic: ", ev->text};
+        const size_t l[] = {ev->actor_len, 16, ev->text_len};
         return notice(p, l, 3);
     }
+    case NT_EV_AWAY:
+    case NT_EV_TAGMSG:
+        return nt_msg_from_str(""); /* line users never see them (deliver skips them) */
     case NT_EV_LEAVE: { /* §4.1, §7.7 */
         if (ev->text_len == 0) {
             const char *p[] = {ev->actor, " has left the chat"};
@@ -132,6 +166,8 @@ struct nt_msg *nt_line_encode(const struct nt_event *ev)
 static int deliver(struct nt_member *m, struct nt_event *ev)
 {
     struct session *s = NT_CONTAINER_OF(m, struct session, member);
+    if (ev->kind == NT_EV_AWAY || ev->kind == NT_EV_TAGMSG)
+        return 0; /* §8.6: nothing a line user sees */
     int rc = nt_conn_send(s->conn, nt_event_bytes(ev, s->door->fmt));
     return rc == UV_ENOBUFS ? -1 : 0;
 }

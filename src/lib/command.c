@@ -16,6 +16,8 @@ static const struct nt_command_info table[] = {
     {NT_CMD_JOIN, "join", "/join ROOM", "move to ROOM (created if new); everyone starts in lobby",
      false},
     {NT_CMD_ROOMS, "rooms", "/rooms", "every room and how many are in it", false},
+    {NT_CMD_TOPIC, "topic", "/topic [TEXT]",
+     "show your room's topic, or set it (anyone in the room may)", false},
     {NT_CMD_QUIT, "quit", "/quit [REASON]", "leave the chat", false},
     {NT_CMD_OPER, "oper", "/oper PASSWORD", "become an operator", false},
     {NT_CMD_KICK, "kick", "/kick NAME [REASON]", "disconnect NAME (operators)", true},

@@ -16,6 +16,7 @@ enum nt_command_id {
     NT_CMD_MSG,
     NT_CMD_JOIN,
     NT_CMD_ROOMS,
+    NT_CMD_TOPIC,
     NT_CMD_QUIT,
     NT_CMD_OPER,
     NT_CMD_KICK,

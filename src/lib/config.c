@@ -27,8 +27,8 @@ struct opt {
 
 static const struct opt options[] = {
     {"listen", 'l', OPT_LISTEN, FIELD(listen), 0, 0, "[SCHEME://]HOST:PORT", NT_DEFAULT_LISTEN,
-     "address to listen on, IPv4 or [IPv6]; SCHEME tcp (default) or tls; repeatable; port 0 "
-     "picks a free port",
+     "address to listen on, IPv4 or [IPv6]; SCHEME tcp (the line chat, default), tls (the same "
+     "over TLS), irc or ircs (the IRC door, plain or TLS); repeatable; port 0 picks a free port",
      false},
     {"echo", 0, OPT_FLAG, FIELD(echo), 0, 0, NULL, "off",
      "run the HOWTO's echo server instead of the chat", false},
@@ -68,9 +68,9 @@ static const struct opt options[] = {
     {"oper-password-file", 0, OPT_PATH, FIELD(oper_password_file), 0, 0, "FILE", "none",
      "file whose first line is the operator password (/oper)", false},
     {"tls-cert", 0, OPT_PATH, FIELD(tls_cert_file), 0, 0, "FILE", "none",
-     "certificate chain (PEM) for tls:// listeners; reloaded on SIGHUP", false},
+     "certificate chain (PEM) for tls:// and ircs:// listeners; reloaded on SIGHUP", false},
     {"tls-key", 0, OPT_PATH, FIELD(tls_key_file), 0, 0, "FILE", "none",
-     "private key (PEM) for tls:// listeners; reloaded on SIGHUP", false},
+     "private key (PEM) for tls:// and ircs:// listeners; reloaded on SIGHUP", false},
     {"version", 0, OPT_FLAG, FIELD(show_version), 0, 0, NULL, NULL, "print the version and exit",
      false},
     {"help", 'h', OPT_FLAG, FIELD(show_help), 0, 0, NULL, NULL, "print this help and exit", false},
@@ -135,8 +135,12 @@ int nt_config_parse_listen(const char *s, struct nt_listen_addr *out, const char
             out->scheme = NT_SCHEME_TCP;
         } else if (n == 3 && strncmp(s, "tls", 3) == 0) {
             out->scheme = NT_SCHEME_TLS;
+        } else if (n == 3 && strncmp(s, "irc", 3) == 0) {
+            out->scheme = NT_SCHEME_IRC;
+        } else if (n == 4 && strncmp(s, "ircs", 4) == 0) {
+            out->scheme = NT_SCHEME_IRCS;
         } else {
-            *why = "unknown scheme (tcp:// or tls://)";
+            *why = "unknown scheme (tcp://, tls://, irc:// or ircs://)";
             return -1;
         }
         s = sep + 3;
@@ -378,13 +382,22 @@ int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err
 
 const char *nt_config_scheme_name(enum nt_scheme scheme)
 {
-    return scheme == NT_SCHEME_TLS ? "tls" : "tcp";
+    switch (scheme) {
+    case NT_SCHEME_TLS:
+        return "tls";
+    case NT_SCHEME_IRC:
+        return "irc";
+    case NT_SCHEME_IRCS:
+        return "ircs";
+    default:
+        return "tcp";
+    }
 }
 
 bool nt_config_has_tls(const struct nt_config *c)
 {
     for (size_t i = 0; i < c->n_listen; i++) {
-        if (c->listen[i].scheme == NT_SCHEME_TLS)
+        if (c->listen[i].scheme == NT_SCHEME_TLS || c->listen[i].scheme == NT_SCHEME_IRCS)
             return true;
     }
     return false;

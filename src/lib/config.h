@@ -17,6 +17,8 @@
 enum nt_scheme {
     NT_SCHEME_TCP, /* tcp:// (the default): the line chat (or echo) in plaintext */
     NT_SCHEME_TLS, /* tls://: the same over TLS */
+    NT_SCHEME_IRC, /* irc://: the IRC door (PROTOCOL.md §8) */
+    NT_SCHEME_IRCS /* ircs://: the IRC door over TLS */
 };
 
 /* One address to listen on, as given ("127.0.0.1:8888", "tls://[::1]:0"), split into its
@@ -73,11 +75,11 @@ int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err
 int nt_config_load(struct nt_config *c, FILE *err);
 
 /* Parses "[SCHEME://]HOST:PORT" or "[SCHEME://][HOST6]:PORT" with a numeric host into *out
- * (SCHEME: tcp or tls; tcp when none is given). Returns 0, or -1 with a reason in why (a static
+ * (SCHEME: tcp, tls, irc or ircs; tcp when none is given). Returns 0, or -1 with a reason in why (a static
  * string). */
 int nt_config_parse_listen(const char *s, struct nt_listen_addr *out, const char **why);
 
-/* The scheme's name as written in --listen: "tcp", "tls". */
+/* The scheme's name as written in --listen: "tcp", "tls", "irc", "ircs". */
 const char *nt_config_scheme_name(enum nt_scheme scheme);
 
 /* Whether any listener of c needs TLS (and so --tls-cert and --tls-key). */

@@ -48,7 +48,12 @@ enum nt_name_check nt_names_check(const char *name, size_t len)
         return worst;
     if (chars > NT_NAME_MAX_CHARS)
         return NT_NAME_TOO_LONG;
-    if (name[0] == '/' || name[0] == '*' || name[0] == '#')
+    /* Every name is also a legal IRC nick (PROTOCOL.md §8.1), as Ergo has them. */
+    for (size_t i = 0; i < len; i++) {
+        if (strchr(",*?.!@:", name[i]) != NULL && name[i] != '\0')
+            return NT_NAME_BAD_CHAR;
+    }
+    if (strchr("/#~&%+-", name[0]) != NULL && name[0] != '\0')
         return NT_NAME_BAD_START;
     return NT_NAME_OK;
 }
@@ -67,7 +72,9 @@ const char *nt_names_check_message(enum nt_name_check check)
     case NT_NAME_CONTROL:
         return "Name cannot contain control characters.";
     case NT_NAME_BAD_START:
-        return "Name cannot start with '/', '*' or '#'.";
+        return "Name cannot start with '/', '#', '~', '&', '%', '+' or '-'.";
+    case NT_NAME_BAD_CHAR:
+        return "Name cannot contain ',', '*', '?', '.', '!', '@' or ':'.";
     default:
         return NULL;
     }

@@ -18,6 +18,7 @@ enum nt_name_check {
     NT_NAME_SPACE,
     NT_NAME_CONTROL,
     NT_NAME_BAD_START,
+    NT_NAME_BAD_CHAR, /* one of , * ? . ! @ : (not allowed in IRC nicks) */
 };
 
 /* Checks name[0..len) against PROTOCOL.md §2.2 (everything but uniqueness). The name must already

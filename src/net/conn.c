@@ -437,11 +437,20 @@ void nt_conn_goodbye(struct nt_conn *c, const char *goodbye, const char *reason)
         if (!c->got_eof && !c->is_reading)
             start_reading(c);
     }
-    if (goodbye != NULL) {
-        size_t len = strlen(goodbye);
+    struct nt_msg *msg = NULL;
+    if (c->h->goodbye != NULL) {
+        char out[NT_CONN_GOODBYE_MAX];
+        size_t n = c->h->goodbye(c, goodbye, reason, out, sizeof(out));
+        if (n > 0) {
+            msg = nt_msg_new(n);
+            memcpy(msg->data, out, n);
+        }
+    } else if (goodbye != NULL) {
         const char *parts[] = {goodbye, "\n"};
-        const size_t lens[] = {len, 1};
-        struct nt_msg *msg = nt_msg_concat(parts, lens, 2);
+        const size_t lens[] = {strlen(goodbye), 1};
+        msg = nt_msg_concat(parts, lens, 2);
+    }
+    if (msg != NULL) {
         push(c, msg); /* past the output cap: a goodbye is small and the last thing sent */
         nt_msg_unref(msg);
     }

@@ -31,7 +31,16 @@ struct nt_conn_handler {
     void (*on_timeout)(struct nt_conn *c, enum nt_timeout_kind kind);
     /* c is about to be freed: the door frees its session. */
     void (*on_closed)(struct nt_conn *c);
+    /* Optional: writes the bytes of c's goodbye (text: the line natter would send, without LF,
+     * or NULL; reason: why c ends) into out (cap bytes, line ending included) and returns their
+     * count (0: nothing). A door whose protocol is not lines of text (IRC's ERROR) sets it; NULL
+     * sends text and LF. */
+    size_t (*goodbye)(struct nt_conn *c, const char *text, const char *reason, char *out,
+                      size_t cap);
 };
+
+/* The room a door's goodbye hook has (nt_conn_handler.goodbye). */
+#define NT_CONN_GOODBYE_MAX 512
 
 enum nt_conn_state {
     NT_CONN_OPEN,   /* reading and writing */

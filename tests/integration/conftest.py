@@ -433,8 +433,9 @@ def tls_cert(tmp_path_factory):
 # --------------------------------------------------------------------------------------------
 # Server
 
-# `listening on HOST:PORT` (plain TCP) or `listening on tls://HOST:PORT`; HOST may be [IPv6].
-LISTEN_RE = re.compile(rb" info listening on (?:(tls)://)?(\[[^\]\s]+\]|[^\s:/\[\]]+):(\d+)$",
+# `listening on HOST:PORT` (plain TCP) or `listening on SCHEME://HOST:PORT` (tls, irc, ircs);
+# HOST may be [IPv6].
+LISTEN_RE = re.compile(rb" info listening on (?:(tls|irc|ircs)://)?(\[[^\]\s]+\]|[^\s:/\[\]]+):(\d+)$",
                        re.M)
 
 
@@ -447,7 +448,7 @@ class Server:
         self.stdout_path = Path(str(log_path) + ".stdout")
         self.clients = []
         self.addresses = []  # (host, port, family) in log order
-        self.schemes = []  # "tcp" or "tls", one per address
+        self.schemes = []  # "tcp", "tls", "irc" or "ircs", one per address
         self.returncode = None
         self._log_file = open(log_path, "wb")
         self._out_file = open(self.stdout_path, "wb")
@@ -495,10 +496,10 @@ class Server:
             if host.startswith("["):
                 host, family = host[1:-1], socket.AF_INET6
             self.addresses.append((host, int(m.group(3)), family))
-            self.schemes.append("tls" if m.group(1) else "tcp")
+            self.schemes.append(m.group(1).decode() if m.group(1) else "tcp")
 
     def address_of(self, scheme):
-        """The number of the first listening address with scheme ("tcp" or "tls")."""
+        """The number of the first listening address with scheme ("tcp", "tls", "irc", "ircs")."""
         try:
             return self.schemes.index(scheme)
         except ValueError:
@@ -520,7 +521,7 @@ class Server:
         TCP otherwise; tls=False forces plain TCP (raw bytes to a TLS port)."""
         host, port, family = self.addresses[addr]
         if tls is None:
-            tls = self.schemes[addr] == "tls"
+            tls = self.schemes[addr] in ("tls", "ircs")
         if tls:
             c = open_tls_client(host, port, family, rcvbuf=rcvbuf, label=label,
                                 context=tls_context)

@@ -213,9 +213,9 @@ REFUSED_NICKS = [
     ("line\u2028sep", "Name cannot contain spaces."),
     ("bom\ufeff", "Name cannot contain control characters."),
     ("bad\ufffd", "Name cannot contain control characters."),
-    ("/slash", "Name cannot start with '/', '*' or '#'."),
-    ("*star", "Name cannot start with '/', '*' or '#'."),
-    ("#hash", "Name cannot start with '/', '*' or '#'."),
+    ("/slash", "Name cannot start with '/', '#', '~', '&', '%', '+' or '-'."),
+    ("*star", "Name cannot contain ',', '*', '?', '.', '!', '@' or ':'."),
+    ("#hash", "Name cannot start with '/', '#', '~', '&', '%', '+' or '-'."),
 ]
 
 

@@ -140,7 +140,7 @@ def test_refused_names_count_against_the_bucket(start_server):  # PROTOCOL.md §
     t0 = time.monotonic()
     c.send_raw(b"#1\n#2\n#3\n#4\nDave\n")
     for _ in range(4):
-        c.expect_line("Name cannot start with '/', '*' or '#'.", timeout=scaled(3))
+        c.expect_line("Name cannot start with '/', '#', '~', '&', '%', '+' or '-'.", timeout=scaled(3))
         c.expect_bytes(PROMPT, timeout=scaled(3))
     c.expect_welcome("Dave", timeout=scaled(3))
     # 5 lines, a burst of 1: 4 tokens to wait for, 0.4 s at 10/s.

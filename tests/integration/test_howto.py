@@ -50,7 +50,7 @@ def test_leaving_before_naming_causes_no_notice(server):  # PROTOCOL.md §2.5
     refused = server.connect(label="refused")
     refused.expect_bytes(PROMPT)
     refused.send("/bad")
-    refused.expect_line("Name cannot start with '/', '*' or '#'.")
+    refused.expect_line("Name cannot start with '/', '#', '~', '&', '%', '+' or '-'.")
     refused.expect_bytes(PROMPT)
     refused.close()
     # A later event proves the server went past those closes without telling Alice anything.

@@ -10,7 +10,8 @@ TOO_LONG = "Name is too long (at most 32 characters)."
 BAD_UTF8 = "Name is not valid UTF-8."
 SPACES = "Name cannot contain spaces."
 CONTROL = "Name cannot contain control characters."
-BAD_START = "Name cannot start with '/', '*' or '#'."
+BAD_START = "Name cannot start with '/', '#', '~', '&', '%', '+' or '-'."
+BAD_CHAR = "Name cannot contain ',', '*', '?', '.', '!', '@' or ':'."
 TOO_MANY = "Too many invalid names; disconnecting."
 
 
@@ -60,7 +61,7 @@ def new_client(server, label="newcomer"):
     ("\ufeffAlice".encode(), CONTROL),         # BOM
     ("Al\ufffdice".encode(), CONTROL),         # a valid U+FFFD is refused too
     (b"/alice", BAD_START),
-    (b"*alice", BAD_START),
+    (b"*alice", BAD_CHAR),
     (b"#alice", BAD_START),
     (b"  /alice", BAD_START),                  # checked after trimming
 ], ids=lambda v: repr(v)[:40] if isinstance(v, bytes) else None)

@@ -33,6 +33,8 @@ static const char *check_name(enum nt_name_check c)
         return "CONTROL";
     case NT_NAME_BAD_START:
         return "BAD_START";
+    case NT_NAME_BAD_CHAR:
+        return "BAD_CHAR";
     }
     return "?";
 }
@@ -78,7 +80,7 @@ static void test_check_ok(void **state)
     C("\xe6\x97\xa5\xe6\x9c\xac", NT_NAME_OK);                 /* 日本 */
     C("\xf0\x9f\x98\x80", NT_NAME_OK);                         /* 😀 */
     C("a/b", NT_NAME_OK);                                      /* only a leading / is refused */
-    C("a*", NT_NAME_OK);
+    C("a~", NT_NAME_OK);
     C("a#b", NT_NAME_OK);
     C("x/", NT_NAME_OK);
     C("\xc2\xa1", NT_NAME_OK); /* U+00A1, just after U+00A0 */
@@ -238,12 +240,37 @@ static void test_check_bad_start(void **state)
 {
     (void)state;
     C("/alice", NT_NAME_BAD_START);
-    C("*alice", NT_NAME_BAD_START);
     C("#alice", NT_NAME_BAD_START);
+    C("~alice", NT_NAME_BAD_START);
+    C("&alice", NT_NAME_BAD_START);
+    C("%alice", NT_NAME_BAD_START);
+    C("+alice", NT_NAME_BAD_START);
+    C("-alice", NT_NAME_BAD_START);
     C("/", NT_NAME_BAD_START);
-    C("*", NT_NAME_BAD_START);
     C("#", NT_NAME_BAD_START);
     C("//", NT_NAME_BAD_START);
+    /* Allowed past the first character (PROTOCOL.md §2.2, as IRC nicks). */
+    C("a/b", NT_NAME_OK);
+    C("a#b", NT_NAME_OK);
+    C("a~&%+-", NT_NAME_OK);
+    C("[Bob]_^`{|}\\", NT_NAME_OK);
+}
+
+/* §2.2: characters an IRC nick cannot hold, anywhere. */
+static void test_check_bad_char(void **state)
+{
+    (void)state;
+    const char *bad = ",*?.!@:";
+    for (const char *b = bad; *b != '\0'; b++) {
+        char n[4] = {'a', *b, 'b', '\0'};
+        C(n, NT_NAME_BAD_CHAR);
+        char first[3] = {*b, 'x', '\0'};
+        C(first, NT_NAME_BAD_CHAR); /* '*' and '@' first too: the rule about anywhere */
+    }
+    C("J.R.", NT_NAME_BAD_CHAR);
+    C("*", NT_NAME_BAD_CHAR);
+    C("nick!user@host", NT_NAME_BAD_CHAR);
+    C("Σοφία.", NT_NAME_BAD_CHAR);
 }
 
 /* ---- nt_names_check_message (§2.3) ---- */
@@ -260,7 +287,9 @@ static void test_check_messages(void **state)
     assert_string_equal(nt_names_check_message(NT_NAME_CONTROL),
                         "Name cannot contain control characters.");
     assert_string_equal(nt_names_check_message(NT_NAME_BAD_START),
-                        "Name cannot start with '/', '*' or '#'.");
+                        "Name cannot start with '/', '#', '~', '&', '%', '+' or '-'.");
+    assert_string_equal(nt_names_check_message(NT_NAME_BAD_CHAR),
+                        "Name cannot contain ',', '*', '?', '.', '!', '@' or ':'.");
 }
 
 /* ---- folding ---- */
@@ -289,7 +318,7 @@ static void test_fold_ascii(void **state)
     check_fold("ALICE", "alice");
     check_fold("alice", "alice");
     check_fold("MiXeD_Case-42", "mixed_case-42");
-    check_fold("AZaz09[]@`{}", "azaz09[]@`{}");
+    check_fold("AZaz09[]^`{}", "azaz09[]^`{}");
 }
 
 static void test_fold_latin1(void **state)
@@ -437,6 +466,8 @@ static void test_check_every_code_point_agrees_with_rules(void **state)
             want = NT_NAME_SPACE;
         else if (ctl)
             want = NT_NAME_CONTROL;
+        else if (cp < 0x80 && strchr(",*?.!@:", (int)cp) != NULL)
+            want = NT_NAME_BAD_CHAR; /* §2.2: not in an IRC nick */
         enum nt_name_check got = nt_names_check(name, len);
         if (got != want)
             print_error("check(\"a\" U+%04X) = %s, expected %s\n", (unsigned)cp, check_name(got),
@@ -718,6 +749,7 @@ int main(void)
         cmocka_unit_test(test_check_space),
         cmocka_unit_test(test_check_control),
         cmocka_unit_test(test_check_bad_start),
+        cmocka_unit_test(test_check_bad_char),
         cmocka_unit_test(test_check_messages),
         cmocka_unit_test(test_fold_ascii),
         cmocka_unit_test(test_fold_latin1),
