@@ -57,6 +57,7 @@ struct session {
     bool is_capping;    /* CAP LS/REQ came, CAP END not yet: registration waits */
     bool is_registered; /* in the chat (or was) */
     bool is_pinged;     /* a PING of ours waits for any line */
+    bool is_over;       /* a reply went over --max-output: dropped at settle() */
 };
 
 static struct session *session_of(struct nt_conn *c)
@@ -382,11 +383,21 @@ static const char *me(const struct session *s)
     return s->nick_len > 0 ? s->nick : "*";
 }
 
-/* Queues bytes of our own; a client over its output cap is dropped as too slow. */
+/* Queues bytes of our own. A client this takes over its output cap is only marked: it is dropped
+ * as too slow when the command that sent them is done (settle()), never in the middle of a reply
+ * that walks a room (the room could go with it). */
 static void send_raw(struct session *s, const char *data, size_t n)
 {
-    if (nt_conn_send_bytes(s->conn, data, n) != UV_ENOBUFS)
+    if (nt_conn_send_bytes(s->conn, data, n) == UV_ENOBUFS)
+        s->is_over = true;
+}
+
+/* The door's safe point, after each command: a client that went over its cap leaves. */
+static void settle(struct session *s)
+{
+    if (!s->is_over)
         return;
+    s->is_over = false;
     if (s->member.state == NT_MEMBER_IN)
         nt_chat_drop(s->door->chat, &s->member, "slow", NULL);
     else
@@ -396,14 +407,19 @@ static void send_raw(struct session *s, const char *data, size_t n)
 /* Sends one line: fmt's text and CR LF, cut to 512 bytes. */
 __attribute__((format(printf, 2, 3))) static void sendf(struct session *s, const char *fmt, ...)
 {
-    char line[IRC_LINE + 1];
+    char line[IRC_LINE * 2];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     if (n < 0)
         return;
-    size_t len = (size_t)n < sizeof(line) - 3 ? (size_t)n : sizeof(line) - 3;
+    size_t len = (size_t)n < sizeof(line) - 1 ? (size_t)n : sizeof(line) - 1;
+    if (len > IRC_LINE - 2) { /* cut to 512 bytes with CR LF, between UTF-8 characters */
+        len = IRC_LINE - 2;
+        while (len > 0 && ((unsigned char)line[len] & 0xC0) == 0x80)
+            len--;
+    }
     line[len++] = '\r';
     line[len++] = '\n';
     send_raw(s, line, len);
@@ -413,7 +429,7 @@ __attribute__((format(printf, 2, 3))) static void sendf(struct session *s, const
 __attribute__((format(printf, 3, 4))) static void num(struct session *s, const char *code,
                                                       const char *fmt, ...)
 {
-    char rest[IRC_LINE];
+    char rest[IRC_LINE * 2 - 16];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(rest, sizeof(rest), fmt, ap);
@@ -421,9 +437,25 @@ __attribute__((format(printf, 3, 4))) static void num(struct session *s, const c
     sendf(s, ":" SERVER " %s %s %s", code, me(s), rest);
 }
 
+/* A client's parameter echoed in a reply: at most 200 bytes, sanitized (§5.3), so that no CR,
+ * LF or other control byte of it can reach the client's stream (PROTOCOL.md §8.9). */
+#define SHOW_MAX (NT_TEXT_SANITIZED_MAX(200) + 1)
+static const char *show(struct nt_irc_span sp)
+{
+    static char out[SHOW_MAX]; /* one per reply: each line shows one parameter */
+    size_t n = nt_text_sanitize(sp.p ? sp.p : "", sp.len < 200 ? sp.len : 200, out);
+    if (n > 200) { /* U+FFFDs for bad bytes take 3 each: cut between characters */
+        n = 200;
+        while (n > 0 && ((unsigned char)out[n] & 0xC0) == 0x80)
+            n--;
+    }
+    out[n] = '\0';
+    return out;
+}
+
 static void need_more(struct session *s, const struct nt_irc_msg *msg)
 {
-    num(s, "461", "%.*s :Not enough parameters", (int)msg->command.len, msg->command.p);
+    num(s, "461", "%s :Not enough parameters", show(msg->command));
 }
 
 /* --- the member's operations ------------------------------------------------------------- */
@@ -674,7 +706,7 @@ static void cmd_nick(struct session *s, const struct nt_irc_msg *msg)
     size_t len = msg->params[0].len;
     enum nt_name_check check = nt_names_check(nick, len);
     if (check != NT_NAME_OK) {
-        num(s, "432", "%.*s :Erroneous nickname: %s", (int)(len < 200 ? len : 200), nick,
+        num(s, "432", "%s :Erroneous nickname: %s", show(msg->params[0]),
             nt_names_check_message(check));
         refuse_nick(s);
         return;
@@ -682,10 +714,10 @@ static void cmd_nick(struct session *s, const struct nt_irc_msg *msg)
     if (s->is_registered) {
         switch (nt_chat_rename(s->door->chat, &s->member, nick, len, &check)) {
         case NT_CHAT_TAKEN:
-            num(s, "433", "%.*s :Nickname is already in use", (int)len, nick);
+            num(s, "433", "%s :Nickname is already in use", show(msg->params[0]));
             break;
         case NT_CHAT_INVALID:
-            num(s, "432", "%.*s :Erroneous nickname: %s", (int)len, nick,
+            num(s, "432", "%s :Erroneous nickname: %s", show(msg->params[0]),
                 nt_names_check_message(check));
             break;
         default:
@@ -695,7 +727,7 @@ static void cmd_nick(struct session *s, const struct nt_irc_msg *msg)
     }
     const struct nt_member *owner = nt_chat_find(s->door->chat, nick, len);
     if (owner != NULL) {
-        num(s, "433", "%.*s :Nickname is already in use", (int)len, nick);
+        num(s, "433", "%s :Nickname is already in use", show(msg->params[0]));
         refuse_nick(s);
         return;
     }
@@ -803,19 +835,18 @@ static void cmd_cap(struct session *s, const struct nt_irc_msg *msg)
             s->is_capping = true;
         struct nt_irc_span list = msg->n_params > 1 ? msg->params[1] : (struct nt_irc_span){0};
         unsigned on, off;
-        int shown = (int)(list.len < 400 ? list.len : 400);
-        if (!parse_caps(list, &on, &off) || list.len > 400) {
-            sendf(s, ":" SERVER " CAP %s NAK :%.*s", me(s), shown, list.p ? list.p : "");
+        if (!parse_caps(list, &on, &off) || list.len > 200) {
+            sendf(s, ":" SERVER " CAP %s NAK :%s", me(s), show(list));
             return;
         }
         s->caps = (s->caps | on) & ~off;
         update_fmt(s);
-        sendf(s, ":" SERVER " CAP %s ACK :%.*s", me(s), shown, list.p ? list.p : "");
+        sendf(s, ":" SERVER " CAP %s ACK :%s", me(s), show(list));
     } else if (nt_irc_command_is(sub, "END")) {
         s->is_capping = false;
         try_register(s);
     } else {
-        num(s, "410", "%.*s :Invalid CAP command", (int)(sub.len < 64 ? sub.len : 64), sub.p);
+        num(s, "410", "%s :Invalid CAP command", show(sub));
     }
 }
 
@@ -825,7 +856,7 @@ static void cmd_cap(struct session *s, const struct nt_irc_msg *msg)
 static bool channel(struct session *s, struct nt_irc_span chan, const char **name, size_t *len)
 {
     if (chan.len < 2 || chan.p[0] != '#') {
-        num(s, "403", "%.*s :No such channel", (int)(chan.len < 200 ? chan.len : 200), chan.p);
+        num(s, "403", "%s :No such channel", show(chan));
         return false;
     }
     *name = chan.p + 1;
@@ -835,7 +866,7 @@ static bool channel(struct session *s, struct nt_irc_span chan, const char **nam
 
 static void no_such_channel(struct session *s, struct nt_irc_span chan)
 {
-    num(s, "403", "%.*s :No such channel", (int)(chan.len < 200 ? chan.len : 200), chan.p);
+    num(s, "403", "%s :No such channel", show(chan));
 }
 
 static void part_all(struct session *s)
@@ -860,8 +891,8 @@ static void cmd_join(struct session *s, const struct nt_irc_msg *msg)
         const char *name;
         size_t len;
         if (item.len == 0 || item.p[0] != '#') {
-            num(s, "403", "%.*s :No such channel (channel names start with #)",
-                (int)(item.len < 200 ? item.len : 200), item.p);
+            num(s, "403", "%s :No such channel (channel names start with #)",
+                show(item));
             continue;
         }
         name = item.p + 1;
@@ -871,12 +902,11 @@ static void cmd_join(struct session *s, const struct nt_irc_msg *msg)
         switch (nt_chat_enter(s->door->chat, &s->member, name, len, &check, &room)) {
         case NT_CHAT_INVALID: {
             const char *why = nt_names_check_message(check);
-            num(s, "403", "%.*s :No such channel (Room n%s)", (int)(item.len < 200 ? item.len : 200),
-                item.p, why + 1);
+            num(s, "403", "%s :No such channel (Room n%s)", show(item), why + 1);
             break;
         }
         case NT_CHAT_TOO_MANY:
-            num(s, "405", "%.*s :You have joined too many channels", (int)item.len, item.p);
+            num(s, "405", "%s :You have joined too many channels", show(item));
             break;
         case NT_CHAT_OK:
             if (room != NULL && s->member.state == NT_MEMBER_IN) {
@@ -913,7 +943,7 @@ static void cmd_part(struct session *s, const struct nt_irc_msg *msg)
             no_such_channel(s, item);
             break;
         case NT_CHAT_NOT_IN_ROOM:
-            num(s, "442", "%.*s :You're not on that channel", (int)item.len, item.p);
+            num(s, "442", "%s :You're not on that channel", show(item));
             break;
         default:
             break;
@@ -971,8 +1001,7 @@ static void cmd_names(struct session *s, const struct nt_irc_msg *msg)
         if (room != NULL)
             names_reply(s, room);
         else
-            num(s, "366", "%.*s :End of /NAMES list.", (int)(item.len < 200 ? item.len : 200),
-                item.p);
+            num(s, "366", "%s :End of /NAMES list.", show(item));
     }
 }
 
@@ -1028,8 +1057,7 @@ static void cmd_mode(struct session *s, const struct nt_irc_msg *msg)
     }
     const struct nt_member *who = nt_chat_find(chat, target.p, target.len);
     if (who == NULL) {
-        num(s, "401", "%.*s :No such nick/channel", (int)(target.len < 200 ? target.len : 200),
-            target.p);
+        num(s, "401", "%s :No such nick/channel", show(target));
     } else if (who != &s->member) {
         num(s, "502", ":Can't change mode for other users");
     } else {
@@ -1038,6 +1066,15 @@ static void cmd_mode(struct session *s, const struct nt_irc_msg *msg)
 }
 
 /* --- messages ---------------------------------------------------------------------------- */
+
+/* Whether p[0..n) is valid UTF-8 without control characters: the sanitizer leaves it as is. */
+static bool is_clean(const char *p, size_t n)
+{
+    char *out = nt_xmalloc(NT_TEXT_SANITIZED_MAX(n) + 1);
+    bool same = nt_text_sanitize(p, n, out) == n && memcmp(out, p, n) == 0;
+    free(out);
+    return same;
+}
 
 /* PRIVMSG, NOTICE and TAGMSG (PROTOCOL.md §8.5). */
 static void message(struct session *s, const struct nt_irc_msg *msg, const char *cmd)
@@ -1052,8 +1089,8 @@ static void message(struct session *s, const struct nt_irc_msg *msg, const char 
     size_t tags_len = 0;
     if (msg->tags.len > 0) {
         tags_len = nt_irc_client_tags(msg->tags.p, msg->tags.len, tags, sizeof(tags));
-        if (tags_len == (size_t)-1)
-            tags_len = 0;
+        if (tags_len == (size_t)-1 || !is_clean(tags, tags_len))
+            tags_len = 0; /* tags must be UTF-8 without controls (§8.9), or none are relayed */
     }
     char buf[CLEAN_MAX];
     size_t n = 0;
@@ -1090,10 +1127,9 @@ static void message(struct session *s, const struct nt_irc_msg *msg, const char 
     struct nt_irc_span list = msg->params[0], item;
     unsigned targets = 0;
     while (nt_irc_next_item(&list, &item) && s->member.state == NT_MEMBER_IN) {
-        int shown = (int)(item.len < 200 ? item.len : 200);
         if (++targets > MAX_TARGETS) {
             if (!is_notice)
-                num(s, "407", "%.*s :Too many recipients", shown, item.p);
+                num(s, "407", "%s :Too many recipients", show(item));
             continue;
         }
         if (item.p[0] == '#') {
@@ -1104,9 +1140,9 @@ static void message(struct session *s, const struct nt_irc_msg *msg, const char 
             if (is_notice)
                 continue;
             if (res == NT_CHAT_NO_ROOM)
-                num(s, "403", "%.*s :No such channel", shown, item.p);
+                num(s, "403", "%s :No such channel", show(item));
             else if (res == NT_CHAT_NOT_IN_ROOM)
-                num(s, "404", "%.*s :Cannot send to channel", shown, item.p);
+                num(s, "404", "%s :Cannot send to channel", show(item));
             continue;
         }
         const struct nt_member *target;
@@ -1115,7 +1151,7 @@ static void message(struct session *s, const struct nt_irc_msg *msg, const char 
         if (is_notice || is_tagmsg)
             continue;
         if (res == NT_CHAT_NO_USER)
-            num(s, "401", "%.*s :No such nick/channel", shown, item.p);
+            num(s, "401", "%s :No such nick/channel", show(item));
         else if (target != NULL && target->away != NULL)
             num(s, "301", "%s :%s", target->name, target->away);
     }
@@ -1142,7 +1178,6 @@ static void cmd_who(struct session *s, const struct nt_irc_msg *msg)
 {
     struct nt_chat *chat = s->door->chat;
     struct nt_irc_span mask = msg->n_params > 0 ? msg->params[0] : (struct nt_irc_span){"*", 1};
-    int shown = (int)(mask.len < 200 ? mask.len : 200);
     if (mask.len > 1 && mask.p[0] == '#') {
         const struct nt_room *room = nt_hub_find(&chat->hub, mask.p + 1, mask.len - 1);
         if (room != NULL) {
@@ -1157,7 +1192,7 @@ static void cmd_who(struct session *s, const struct nt_irc_msg *msg)
         if (o != NULL)
             who_line(s, o, "*");
     }
-    num(s, "315", "%.*s :End of /WHO list.", shown, mask.p);
+    num(s, "315", "%s :End of /WHO list.", show(mask));
 }
 
 static void cmd_whois(struct session *s, const struct nt_irc_msg *msg)
@@ -1167,11 +1202,10 @@ static void cmd_whois(struct session *s, const struct nt_irc_msg *msg)
         return;
     }
     struct nt_irc_span nick = msg->params[msg->n_params > 1 ? 1 : 0];
-    int shown = (int)(nick.len < 200 ? nick.len : 200);
     const struct nt_member *o = nt_chat_find(s->door->chat, nick.p, nick.len);
     if (o == NULL) {
-        num(s, "401", "%.*s :No such nick/channel", shown, nick.p);
-        num(s, "318", "%.*s :End of /WHOIS list.", shown, nick.p);
+        num(s, "401", "%s :No such nick/channel", show(nick));
+        num(s, "318", "%s :End of /WHOIS list.", show(nick));
         return;
     }
     char user[NT_NAME_MAX_BYTES + 1];
@@ -1312,7 +1346,7 @@ static void cmd_kick(struct session *s, const struct nt_irc_msg *msg)
         not_oper(s);
         break;
     case NT_CHAT_NO_USER:
-        num(s, "401", "%.*s :No such nick/channel", (int)(who.len < 200 ? who.len : 200), who.p);
+        num(s, "401", "%s :No such nick/channel", show(who));
         break;
     default:
         break;
@@ -1345,7 +1379,7 @@ static void cmd_ping(struct session *s, const struct nt_irc_msg *msg)
         return;
     }
     struct nt_irc_span t = msg->params[0];
-    sendf(s, ":" SERVER " PONG " SERVER " :%.*s", (int)(t.len < 400 ? t.len : 400), t.p);
+    sendf(s, ":" SERVER " PONG " SERVER " :%s", show(t));
 }
 
 static void cmd_pong(struct session *s, const struct nt_irc_msg *msg)
@@ -1434,8 +1468,7 @@ static void handle_line(struct session *s, const char *line, size_t len)
         num(s, "451", ":You have not registered");
         return;
     }
-    num(s, "421", "%.*s :Unknown command", (int)(msg.command.len < 64 ? msg.command.len : 64),
-        msg.command.p);
+    num(s, "421", "%s :Unknown command", show(msg.command));
 }
 
 /* --- the conn handler -------------------------------------------------------------------- */
@@ -1464,6 +1497,7 @@ static size_t on_data(struct nt_conn *c, const char *data, size_t len)
             handle_line(s, line, line_len);
         else
             num(s, "417", ":Input line was too long");
+        settle(s);
     }
     return len;
 }
@@ -1475,6 +1509,7 @@ static void on_eof(struct nt_conn *c)
     size_t line_len;
     if (nt_framer_end(&s->framer, &line, &line_len) == NT_FRAME_LINE)
         handle_line(s, line, line_len);
+    settle(s);
     nt_conn_goodbye(c, NULL, "quit");
 }
 
@@ -1505,6 +1540,7 @@ static void on_timeout(struct nt_conn *c, enum nt_timeout_kind kind)
     s->is_pinged = true;
     sendf(s, "PING :" SERVER);
     nt_conn_set_deadline(c, NT_TIMEOUT_PING);
+    settle(s);
 }
 
 static void on_closed(struct nt_conn *c)

@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "door/irc.h"
 #include "door/line.h"
 #include "fuzz.h"
 #include "lib/config.h"
@@ -17,7 +18,7 @@
 
 /*
  * Four clients of one real server (a libuv loop with no listener), made with
- * nt_conn_new_detached() and opened by the line door: bytes go in through nt_conn_input(), the
+ * nt_conn_new_detached(), two opened by the line door and two by the IRC door, in one chat: bytes go in through nt_conn_input(), the
  * very path a read takes, through the door into the chat core, and what the server sends stays
  * in each conn's queue, where the harness reads it. The input is a script of records; the first
  * byte of each says what to do:
@@ -27,12 +28,14 @@
  *   queue, so --max-output (2 KiB here) is reached and the safe point is exercised: a reply or a
  *   broadcast that takes a member over its cap only marks it, and it is dropped afterwards.
  * Checks, after every record, on every byte any client was sent: valid UTF-8, and no control
- * character but LF: whatever a peer sends, nothing reaches another terminal that could move its
- * cursor, clear its screen or ring its bell (PROTOCOL.md §5.3). At the end every client is
+ * character but LF (for IRC clients also the CR right before it, and CTCP's \x01): whatever a
+ * peer sends, nothing reaches another terminal that could move its cursor, clear its screen or
+ * ring its bell (PROTOCOL.md §5.3), and no IRC line is over 512 bytes without its tags (§8.9). At the end every client is
  * closed and the loop runs the close callbacks: ASan and LSan see every free.
  */
 
 #define CLIENTS 4
+#define IRC_FROM 2 /* clients 2 and 3 speak IRC */
 
 static struct nt_config cfg;
 static uv_loop_t loop;
@@ -56,14 +59,31 @@ static void setup_once(void)
     CHECK(nt_server_init(srv, &loop, &cfg, 1000, 1000) == 0);
 }
 
-/* Checks bytes sent to a client (see above), as UTF-8 text with LF the only control. */
-static void check_output(const char *p, size_t n)
+/* Checks bytes sent to a client (see above), as UTF-8 text with LF the only control (IRC: CR
+ * before LF and \x01 too, lines of at most 512 bytes after the tags). */
+static void check_output(const char *p, size_t n, bool is_irc)
 {
     const unsigned char *s = (const unsigned char *)p;
+    size_t line_start = 0, body_start = 0;
     for (size_t i = 0; i < n;) {
         unsigned char b = s[i];
         if (b < 0x80) {
-            CHECK(b == '\n' || (b >= 0x20 && b != 0x7F));
+            if (is_irc && i == line_start && b == '@') {
+                const unsigned char *sp = memchr(s + i, ' ', n - i);
+                CHECK(sp != NULL);
+                body_start = (size_t)(sp - s) + 1;
+            }
+            if (b == '\n') {
+                if (is_irc) {
+                    CHECK(i > 0 && s[i - 1] == '\r');
+                    CHECK(i + 1 - (body_start > line_start ? body_start : line_start) <= 512);
+                }
+                line_start = body_start = i + 1;
+            } else if (is_irc && b == '\r') {
+                CHECK(i + 1 < n && s[i + 1] == '\n');
+            } else {
+                CHECK((b >= 0x20 && b != 0x7F) || (is_irc && b == 0x01));
+            }
             i++;
             continue;
         }
@@ -83,11 +103,11 @@ static void check_output(const char *p, size_t n)
 }
 
 /* Checks and drops what is queued for c, as the flush would have written it. */
-static void drain(struct nt_conn *c)
+static void drain(struct nt_conn *c, bool is_irc)
 {
     struct nt_msg *msg;
     while ((msg = nt_conn_take_queued(c)) != NULL) {
-        check_output(msg->data, msg->len);
+        check_output(msg->data, msg->len, is_irc);
         nt_msg_unref(msg);
     }
 }
@@ -98,7 +118,10 @@ static struct nt_conn *open_client(int i)
     struct nt_conn *c = nt_conn_new_detached(&srv->net, ips[i]);
     c->is_counted = true;
     srv->n_clients++;
-    nt_line_door_open(&srv->line, c);
+    if (i >= IRC_FROM)
+        nt_irc_door_open(&srv->irc, c);
+    else
+        nt_line_door_open(&srv->line, c);
     return c;
 }
 
@@ -135,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         default:
             /* A closed client's slot is reused; the closed one is freed at the end. */
             if (c->state != NT_CONN_OPEN) {
-                drain(c);
+                drain(c, (op & 3) >= IRC_FROM);
                 nt_conn_close(c, "quit");
                 clients[op & 3] = open_client(op & 3);
             }
@@ -144,13 +167,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Clients that read take what they were sent; the others let it pile up. */
         for (int i = 0; i < CLIENTS; i++) {
             if (reads[i] || clients[i]->state != NT_CONN_OPEN)
-                drain(clients[i]);
+                drain(clients[i], i >= IRC_FROM);
         }
     }
 
     for (struct nt_list *node = srv->net.conns.next; node != &srv->net.conns; node = node->next) {
         struct nt_conn *c = NT_CONTAINER_OF(node, struct nt_conn, all_link);
-        drain(c);
+        drain(c, c->h->goodbye != NULL); /* the IRC door's conns have the goodbye hook */
         nt_conn_close(c, "error");
     }
     /* The close callbacks free every conn; nothing is flushed, since no conn is left dirty. */
