@@ -286,8 +286,7 @@ static enum nt_chat_join_result claim(struct nt_chat *chat, struct nt_member *m,
     m->name_len = len;
     m->state = NT_MEMBER_IN;
     nt_list_append(&chat->members, &m->all_link);
-    NT_INFO("conn=%llu peer=%s joined as %s (%s)", (unsigned long long)m->id, m->peer, m->name,
-            m->door);
+    NT_INFO("conn=%llu peer=%s joined as %s", (unsigned long long)m->id, m->peer, m->name);
     return NT_CHAT_JOINED;
 }
 
@@ -616,7 +615,7 @@ static bool password_matches(const char *want, const char *got, size_t got_len)
 }
 
 static enum nt_chat_result oper(struct nt_chat *chat, struct nt_member *m, const char *arg,
-                               size_t len)
+                                size_t len)
 {
     const struct nt_config *cfg = chat->cfg;
     if (m->is_oper)

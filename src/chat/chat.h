@@ -32,12 +32,12 @@ struct nt_chat {
     char **bans;           /* owned addresses refused until restart (/ban) */
     size_t n_bans;
     struct nt_list members; /* every member IN or DROPPING, by all_link, in order of joining */
-    struct nt_list drops;  /* members marked DROPPING, by drop_link, in order of marking */
-    unsigned depth;        /* calls into the core in progress; the safe point is at 0 */
-    bool is_shutting_down; /* leaves are no longer announced */
+    struct nt_list drops;   /* members marked DROPPING, by drop_link, in order of marking */
+    unsigned depth;         /* calls into the core in progress; the safe point is at 0 */
+    bool is_shutting_down;  /* leaves are no longer announced */
     uint64_t next_event_id;
     size_t n_opers; /* members IN or DROPPING who are operators */
-    char *scratch; /* owned: NT_TEXT_SANITIZED_MAX(max_line) bytes for sanitizing */
+    char *scratch;  /* owned: NT_TEXT_SANITIZED_MAX(max_line) bytes for sanitizing */
     /* Counters (docs/OPERATIONS.md). */
     uint64_t lines_received; /* chat lines and actions, not commands */
     uint64_t drops_slow;     /* members dropped because a delivery failed */
@@ -92,15 +92,15 @@ void nt_chat_drop(struct nt_chat *chat, struct nt_member *m, const char *reason,
 /* What a door call came to. */
 enum nt_chat_result {
     NT_CHAT_OK,
-    NT_CHAT_INVALID,      /* a name or room name breaks §2.2 (see *check) */
-    NT_CHAT_TAKEN,        /* the name is somebody else's */
-    NT_CHAT_SAME,         /* nothing to do: already in that room, already that name */
-    NT_CHAT_NO_ROOM,      /* no such room */
-    NT_CHAT_NOT_IN_ROOM,  /* m is not in that room */
-    NT_CHAT_NO_USER,      /* no such user */
-    NT_CHAT_TOO_MANY,     /* m is in NT_CHAT_MAX_ROOMS rooms */
-    NT_CHAT_TOO_LONG,     /* a topic over NT_TOPIC_MAX bytes */
-    NT_CHAT_DENIED,       /* not an operator, or a wrong password */
+    NT_CHAT_INVALID,     /* a name or room name breaks §2.2 (see *check) */
+    NT_CHAT_TAKEN,       /* the name is somebody else's */
+    NT_CHAT_SAME,        /* nothing to do: already in that room, already that name */
+    NT_CHAT_NO_ROOM,     /* no such room */
+    NT_CHAT_NOT_IN_ROOM, /* m is not in that room */
+    NT_CHAT_NO_USER,     /* no such user */
+    NT_CHAT_TOO_MANY,    /* m is in NT_CHAT_MAX_ROOMS rooms */
+    NT_CHAT_TOO_LONG,    /* a topic over NT_TOPIC_MAX bytes */
+    NT_CHAT_DENIED,      /* not an operator, or a wrong password */
 };
 
 /* The most rooms a member may be in at once (IRC CHANLIMIT). */

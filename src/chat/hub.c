@@ -85,10 +85,11 @@ struct nt_room *nt_hub_enter(struct nt_hub *hub, struct nt_member *m, const char
     return room;
 }
 
-void nt_hub_leave_room(struct nt_hub *hub, struct nt_member *m, struct nt_room *room)
+/* Takes seat (of m) out of its room and m's list; an emptied room is freed. The caller sets
+ * m->room again. */
+static void leave_seat(struct nt_hub *hub, struct nt_member *m, struct nt_seat *seat)
 {
-    struct nt_seat *seat = nt_hub_seat(m, room);
-    NT_ASSERT(seat != NULL);
+    struct nt_room *room = seat->room;
     nt_list_remove(&seat->room_link);
     nt_list_remove(&seat->member_link);
     m->n_seats--;
@@ -98,19 +99,33 @@ void nt_hub_leave_room(struct nt_hub *hub, struct nt_member *m, struct nt_room *
         seat->room = NULL;
     else
         free(seat);
-    if (m->room == room) /* the next seat, if any, is the first now */
-        m->room = nt_list_is_empty(&m->seats)
-                      ? NULL
-                      : NT_CONTAINER_OF(m->seats.next, struct nt_seat, member_link)->room;
     if (room->count == 0)
         free_room(hub, room);
 }
 
+void nt_hub_leave_room(struct nt_hub *hub, struct nt_member *m, struct nt_room *room)
+{
+    struct nt_seat *seat = nt_hub_seat(m, room);
+    NT_ASSERT(seat != NULL);
+    if (seat == NULL)
+        return; /* unreachable; says so to cppcheck */
+    leave_seat(hub, m, seat);
+    /* m->room is the first seat's room, if m has one left. The analyzer cannot see that the
+     * freed seat was unlinked from m->seats, so it takes m->seats.next for it. */
+    struct nt_list *first = m->seats.next;
+    /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): first is a live seat (see above) */
+    m->room = first == &m->seats ? NULL : NT_CONTAINER_OF(first, struct nt_seat, member_link)->room;
+}
+
 void nt_hub_leave(struct nt_hub *hub, struct nt_member *m)
 {
-    while (m->seats.next != NULL && !nt_list_is_empty(&m->seats))
-        nt_hub_leave_room(hub, m,
-                          NT_CONTAINER_OF(m->seats.next, struct nt_seat, member_link)->room);
+    if (m->seats.next == NULL)
+        return;
+    for (struct nt_list *node = m->seats.next, *next; node != &m->seats; node = next) {
+        next = node->next;
+        leave_seat(hub, m, NT_CONTAINER_OF(node, struct nt_seat, member_link));
+    }
+    m->room = NULL;
 }
 
 void nt_hub_broadcast(struct nt_hub *hub, struct nt_room *room, struct nt_event *ev,
@@ -140,8 +155,7 @@ void nt_hub_broadcast_shared(struct nt_hub *hub, struct nt_member *m, struct nt_
     }
     for (struct nt_list *s = m->seats.next; s != &m->seats; s = s->next) {
         struct nt_room *room = NT_CONTAINER_OF(s, struct nt_seat, member_link)->room;
-        for (struct nt_list *node = room->members.next; node != &room->members;
-             node = node->next) {
+        for (struct nt_list *node = room->members.next; node != &room->members; node = node->next) {
             struct nt_member *o = NT_CONTAINER_OF(node, struct nt_seat, room_link)->member;
             if (o->seen == ev->id)
                 continue;

@@ -63,9 +63,9 @@ struct nt_member {
     enum nt_member_state state;
     char *name; /* owned, NUL-terminated; NULL while OUT */
     size_t name_len;
-    struct nt_room *room;     /* borrowed: the room of the first seat (a line member's room), or
-                                 NULL when in none */
-    struct nt_list seats;     /* of struct nt_seat, by member_link */
+    struct nt_room *room; /* borrowed: the room of the first seat (a line member's room), or
+                             NULL when in none */
+    struct nt_list seats; /* of struct nt_seat, by member_link */
     size_t n_seats;
     struct nt_seat home;      /* embedded: the first seat, so a line member allocates none */
     uint64_t seen;            /* the id of the last event a many-room broadcast gave it */

@@ -35,7 +35,7 @@ static const struct {
     const char *name;
     unsigned bit;
 } caps[] = {
-    {"away-notify", CAP_AWAY_NOTIFY},   {"echo-message", CAP_ECHO},  {"message-tags", CAP_TAGS},
+    {"away-notify", CAP_AWAY_NOTIFY},   {"echo-message", CAP_ECHO}, {"message-tags", CAP_TAGS},
     {"multi-prefix", CAP_MULTI_PREFIX}, {"server-time", CAP_TIME},
 };
 #define CAP_LS "away-notify echo-message message-tags multi-prefix server-time"
@@ -82,6 +82,8 @@ static void buf_init(struct buf *b)
 
 static void buf_add(struct buf *b, const char *s, size_t n)
 {
+    if (n == 0)
+        return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap * 2;
         while (b->len + n > cap)
@@ -153,7 +155,7 @@ static void add_source(struct buf *b, const char *nick, size_t len)
     char user[NT_NAME_MAX_BYTES];
     size_t n = len < sizeof(user) ? len : sizeof(user);
     for (size_t i = 0; i < n; i++)
-        user[i] = (nick[i] >= 'A' && nick[i] <= 'Z') ? (char)(nick[i] + 32) : nick[i];
+        user[i] = (char)((nick[i] >= 'A' && nick[i] <= 'Z') ? nick[i] + 32 : nick[i]);
     buf_add(b, user, n);
     buf_str(b, "@" SERVER " ");
 }
@@ -188,8 +190,8 @@ static void add_text_lines(struct buf *b, const struct nt_event *ev, unsigned fm
                            const char *cmd, const char *target, size_t target_len, bool is_room,
                            bool is_action)
 {
-    size_t head = 1 + ev->actor_len + 1 + ev->actor_len + 1 + strlen(SERVER) + 1 + strlen(cmd) +
-                  1 + (is_room ? 1 : 0) + target_len + 2;
+    size_t head = 1 + ev->actor_len + 1 + ev->actor_len + 1 + strlen(SERVER) + 1 + strlen(cmd) + 1 +
+                  (is_room ? 1 : 0) + target_len + 2;
     size_t wrap = is_action ? 9 : 0; /* "\x01ACTION " + "\x01" */
     size_t room = IRC_LINE - 2 - head - wrap;
     if (head + wrap + 2 + 4 > IRC_LINE)
@@ -213,7 +215,10 @@ static void add_text_lines(struct buf *b, const struct nt_event *ev, unsigned fm
         buf_add(b, target, target_len);
         buf_add(b, " :", 2);
         if (is_action)
-            buf_add(b, "\x01" "ACTION ", 8);
+            buf_add(b,
+                    "\x01"
+                    "ACTION ",
+                    8);
         buf_add(b, t, n);
         if (is_action)
             buf_add(b, "\x01", 1);
@@ -224,10 +229,9 @@ static void add_text_lines(struct buf *b, const struct nt_event *ev, unsigned fm
 }
 
 /* "PREFIX CMD #room" or with " :TEXT". */
-static void add_simple(struct buf *b, const struct nt_event *ev, unsigned fmt_bits,
-                       const char *who, size_t who_len, const char *cmd, const char *arg,
-                       size_t arg_len, bool is_room, const char *text, size_t text_len,
-                       bool has_text)
+static void add_simple(struct buf *b, const struct nt_event *ev, unsigned fmt_bits, const char *who,
+                       size_t who_len, const char *cmd, const char *arg, size_t arg_len,
+                       bool is_room, const char *text, size_t text_len, bool has_text)
 {
     add_tags(b, ev, fmt_bits);
     add_source(b, who, who_len);
@@ -239,6 +243,15 @@ static void add_simple(struct buf *b, const struct nt_event *ev, unsigned fmt_bi
         buf_add(b, arg, arg_len);
     }
     if (has_text) {
+        /* Within 512 bytes with CR LF, tags not counted: a long nick's long reason is cut. */
+        size_t head = 1 + who_len * 2 + 2 + strlen(SERVER) + 1 + strlen(cmd) +
+                      (arg != NULL ? 1 + (is_room ? 1 : 0) + arg_len : 0) + 2;
+        size_t room = head + 2 < IRC_LINE ? IRC_LINE - 2 - head : 0;
+        if (text_len > room) {
+            text_len = room;
+            while (text_len > 0 && ((unsigned char)text[text_len] & 0xC0) == 0x80)
+                text_len--;
+        }
         buf_add(b, " :", 2);
         buf_add(b, text, text_len);
     }
@@ -410,6 +423,7 @@ __attribute__((format(printf, 2, 3))) static void sendf(struct session *s, const
     char line[IRC_LINE * 2];
     va_list ap;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 misses the va_start above */
     int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     if (n < 0)
@@ -432,6 +446,7 @@ __attribute__((format(printf, 3, 4))) static void num(struct session *s, const c
     char rest[IRC_LINE * 2 - 16];
     va_list ap;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 misses the va_start above */
     vsnprintf(rest, sizeof(rest), fmt, ap);
     va_end(ap);
     sendf(s, ":" SERVER " %s %s %s", code, me(s), rest);
@@ -517,6 +532,35 @@ static size_t goodbye_line(struct nt_conn *c, const char *text, const char *reas
     out[len++] = '\r';
     out[len++] = '\n';
     return len;
+}
+
+/* Replies with items as "CODE ME :ITEM ITEM ...", in as many lines as 512 bytes need. */
+struct list_reply {
+    struct session *s;
+    const char *code;
+    char line[IRC_LINE];
+    size_t len;
+};
+
+static void list_flush(struct list_reply *r, bool always)
+{
+    if (r->len > 0 || always)
+        num(r->s, r->code, ":%.*s", (int)r->len, r->line);
+    r->len = 0;
+}
+
+static void list_add(struct list_reply *r, const char *item, size_t n)
+{
+    /* ":natter CODE ME :" + the items + CR LF, within 512 bytes */
+    size_t head = 1 + strlen(SERVER) + 1 + strlen(r->code) + 1 + strlen(me(r->s)) + 2 + 2;
+    if (r->len > 0 && head + r->len + 1 + n > IRC_LINE)
+        list_flush(r, false);
+    if (r->len > 0)
+        r->line[r->len++] = ' ';
+    if (r->len + n > sizeof(r->line))
+        n = sizeof(r->line) - r->len; /* cannot happen: items are far shorter than a line */
+    memcpy(r->line + r->len, item, n);
+    r->len += n;
 }
 
 /* --- replies ----------------------------------------------------------------------------- */
@@ -619,7 +663,7 @@ static void user_of(const struct nt_member *o, char *out)
 {
     for (size_t i = 0; i <= o->name_len; i++) {
         char ch = o->name[i];
-        out[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+        out[i] = (char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
     }
 }
 
@@ -770,8 +814,8 @@ static void cmd_pass(struct session *s, const struct nt_irc_msg *msg)
 
 static void update_fmt(struct session *s)
 {
-    unsigned bits = ((s->caps & CAP_TIME) ? NT_IRC_FMT_TIME : 0) |
-                    ((s->caps & CAP_TAGS) ? NT_IRC_FMT_TAGS : 0);
+    unsigned bits =
+        ((s->caps & CAP_TIME) ? NT_IRC_FMT_TIME : 0) | ((s->caps & CAP_TAGS) ? NT_IRC_FMT_TAGS : 0);
     s->fmt = s->door->fmt[bits];
     if (s->caps & CAP_ECHO)
         s->member.flags |= NT_MEMBER_ECHO;
@@ -891,8 +935,7 @@ static void cmd_join(struct session *s, const struct nt_irc_msg *msg)
         const char *name;
         size_t len;
         if (item.len == 0 || item.p[0] != '#') {
-            num(s, "403", "%s :No such channel (channel names start with #)",
-                show(item));
+            num(s, "403", "%s :No such channel (channel names start with #)", show(item));
             continue;
         }
         name = item.p + 1;
@@ -1023,8 +1066,7 @@ static void cmd_list(struct session *s, const struct nt_irc_msg *msg)
                 list_line(s, room);
         }
     } else {
-        for (const struct nt_list *node = hub->rooms.next; node != &hub->rooms;
-             node = node->next)
+        for (const struct nt_list *node = hub->rooms.next; node != &hub->rooms; node = node->next)
             list_line(s, NT_CONTAINER_OF_CONST(node, struct nt_room, link));
     }
     num(s, "323", ":End of /LIST");
@@ -1048,7 +1090,8 @@ static void cmd_mode(struct session *s, const struct nt_irc_msg *msg)
         if (msg->n_params == 1) {
             num(s, "324", "#%s +n", room->name);
             num(s, "329", "#%s %llu", room->name, (unsigned long long)room->created_s);
-        } else if (span_is(msg->params[1], "b") || span_is(msg->params[1], "+b")) {
+        } else if (msg->n_params == 2 &&
+                   (span_is(msg->params[1], "b") || span_is(msg->params[1], "+b"))) {
             num(s, "368", "#%s :End of channel ban list", room->name);
         } else {
             num(s, "482", "#%s :You're not a channel operator", room->name);
@@ -1133,10 +1176,10 @@ static void message(struct session *s, const struct nt_irc_msg *msg, const char 
             continue;
         }
         if (item.p[0] == '#') {
-            enum nt_chat_result res =
-                item.len > 1 ? nt_chat_say(chat, &s->member, item.p + 1, item.len - 1, room_kind,
-                                           text, n, tags, tags_len)
-                             : NT_CHAT_NO_ROOM;
+            enum nt_chat_result res = item.len > 1
+                                          ? nt_chat_say(chat, &s->member, item.p + 1, item.len - 1,
+                                                        room_kind, text, n, tags, tags_len)
+                                          : NT_CHAT_NO_ROOM;
             if (is_notice)
                 continue;
             if (res == NT_CHAT_NO_ROOM)
@@ -1213,22 +1256,25 @@ static void cmd_whois(struct session *s, const struct nt_irc_msg *msg)
     num(s, "311", "%s %s " SERVER " * :%s", o->name, user,
         o->realname && o->realname[0] ? o->realname : o->name);
     if (o->n_seats > 0) {
-        struct buf b;
-        buf_init(&b);
+        struct list_reply r = {.s = s, .code = "319"};
+        size_t nick_part = o->name_len + 2;
         for (const struct nt_list *node = o->seats.next; node != &o->seats; node = node->next) {
             const struct nt_room *room =
                 NT_CONTAINER_OF_CONST(node, struct nt_seat, member_link)->room;
-            if (b.len + room->name_len + 3 > 400)
-                break;
-            if (b.len > 0)
-                buf_add(&b, " ", 1);
-            if (o->is_oper)
-                buf_add(&b, "@", 1);
-            buf_add(&b, "#", 1);
-            buf_add(&b, room->name, room->name_len);
+            char item[NT_NAME_MAX_BYTES + 3];
+            int n = snprintf(item, sizeof(item), "%s#%s", o->is_oper ? "@" : "", room->name);
+            size_t head = 1 + strlen(SERVER) + 5 + strlen(me(s)) + 1 + nick_part + 2;
+            if (r.len > 0 && head + r.len + 1 + (size_t)n > IRC_LINE) {
+                num(s, "319", "%s :%.*s", o->name, (int)r.len, r.line);
+                r.len = 0;
+            }
+            if (r.len > 0)
+                r.line[r.len++] = ' ';
+            memcpy(r.line + r.len, item, (size_t)n);
+            r.len += (size_t)n;
         }
-        num(s, "319", "%s :%.*s", o->name, (int)b.len, b.p);
-        buf_free(&b);
+        if (r.len > 0)
+            num(s, "319", "%s :%.*s", o->name, (int)r.len, r.line);
     }
     num(s, "312", "%s " SERVER " :%s", o->name, o->door);
     if (o->is_oper)
@@ -1244,26 +1290,19 @@ static void cmd_userhost(struct session *s, const struct nt_irc_msg *msg)
         need_more(s, msg);
         return;
     }
-    struct buf b;
-    buf_init(&b);
+    struct list_reply r = {.s = s, .code = "302"};
     for (size_t i = 0; i < msg->n_params && i < 5; i++) {
         const struct nt_member *o =
             nt_chat_find(s->door->chat, msg->params[i].p, msg->params[i].len);
         if (o == NULL)
             continue;
-        char user[NT_NAME_MAX_BYTES + 1];
+        char user[NT_NAME_MAX_BYTES + 1], item[3 * NT_NAME_MAX_BYTES];
         user_of(o, user);
-        if (b.len > 0)
-            buf_add(&b, " ", 1);
-        buf_str(&b, o->name);
-        if (o->is_oper)
-            buf_add(&b, "*", 1);
-        buf_str(&b, o->away ? "=-" : "=+");
-        buf_str(&b, user);
-        buf_str(&b, "@" SERVER);
+        int n = snprintf(item, sizeof(item), "%s%s=%c%s@" SERVER, o->name, o->is_oper ? "*" : "",
+                         o->away ? '-' : '+', user);
+        list_add(&r, item, (size_t)n);
     }
-    num(s, "302", ":%.*s", (int)b.len, b.p);
-    buf_free(&b);
+    list_flush(&r, true);
 }
 
 static void cmd_ison(struct session *s, const struct nt_irc_msg *msg)
@@ -1272,8 +1311,7 @@ static void cmd_ison(struct session *s, const struct nt_irc_msg *msg)
         need_more(s, msg);
         return;
     }
-    struct buf b;
-    buf_init(&b);
+    struct list_reply r = {.s = s, .code = "303"};
     for (size_t i = 0; i < msg->n_params; i++) {
         const char *p = msg->params[i].p, *end = p + msg->params[i].len;
         while (p < end) {
@@ -1284,15 +1322,11 @@ static void cmd_ison(struct session *s, const struct nt_irc_msg *msg)
                 p++;
             const struct nt_member *o =
                 p > w ? nt_chat_find(s->door->chat, w, (size_t)(p - w)) : NULL;
-            if (o == NULL || b.len + o->name_len + 1 > 400)
-                continue;
-            if (b.len > 0)
-                buf_add(&b, " ", 1);
-            buf_str(&b, o->name);
+            if (o != NULL)
+                list_add(&r, o->name, o->name_len);
         }
     }
-    num(s, "303", ":%.*s", (int)b.len, b.p);
-    buf_free(&b);
+    list_flush(&r, true);
 }
 
 static void cmd_away(struct session *s, const struct nt_irc_msg *msg)
@@ -1399,6 +1433,8 @@ static void cmd_quit(struct session *s, const struct nt_irc_msg *msg)
         nt_chat_quit(s->door->chat, &s->member, words, n);
         return;
     }
+    if (n > 0 && s->member.parting == NULL)
+        s->member.parting = nt_xstrndup(words, n); /* for the ERROR line (§8.9) */
     nt_conn_goodbye(s->conn, NULL, "quit");
 }
 
@@ -1414,6 +1450,31 @@ static void cmd_motd(struct session *s, const struct nt_irc_msg *msg)
     motd(s);
 }
 
+static void cmd_version(struct session *s, const struct nt_irc_msg *msg)
+{
+    (void)msg;
+    num(s, "351", "natter-" NT_VERSION " " SERVER " :the natter chat server");
+}
+
+static void cmd_time(struct session *s, const struct nt_irc_msg *msg)
+{
+    (void)msg;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char when[40];
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    num(s, "391", SERVER " :%s", when);
+}
+
+static void cmd_info(struct session *s, const struct nt_irc_msg *msg)
+{
+    (void)msg;
+    num(s, "371", ":natter " NT_VERSION ": one chat for nc, telnet, IRC and the web");
+    num(s, "371", ":This server was created %s", s->door->created);
+    num(s, "374", ":End of /INFO list.");
+}
+
 /* --- dispatch ---------------------------------------------------------------------------- */
 
 static const struct command {
@@ -1421,19 +1482,35 @@ static const struct command {
     void (*run)(struct session *s, const struct nt_irc_msg *msg);
     bool is_pre; /* allowed before registration */
 } commands[] = {
-    {"PRIVMSG", cmd_privmsg, false}, {"NOTICE", cmd_notice, false},
-    {"PING", cmd_ping, true},        {"PONG", cmd_pong, true},
-    {"JOIN", cmd_join, false},       {"PART", cmd_part, false},
-    {"NICK", cmd_nick, true},        {"USER", cmd_user, true},
-    {"CAP", cmd_cap, true},          {"PASS", cmd_pass, true},
-    {"QUIT", cmd_quit, true},        {"MODE", cmd_mode, false},
-    {"WHO", cmd_who, false},         {"WHOIS", cmd_whois, false},
-    {"NAMES", cmd_names, false},     {"LIST", cmd_list, false},
-    {"TOPIC", cmd_topic, false},     {"AWAY", cmd_away, false},
-    {"USERHOST", cmd_userhost, false}, {"ISON", cmd_ison, false},
-    {"OPER", cmd_oper, false},       {"KICK", cmd_kick, false},
-    {"WALLOPS", cmd_wallops, false}, {"TAGMSG", cmd_tagmsg, false},
-    {"LUSERS", cmd_lusers, false},   {"MOTD", cmd_motd, false},
+    {"PRIVMSG", cmd_privmsg, false},
+    {"NOTICE", cmd_notice, false},
+    {"PING", cmd_ping, true},
+    {"PONG", cmd_pong, true},
+    {"JOIN", cmd_join, false},
+    {"PART", cmd_part, false},
+    {"NICK", cmd_nick, true},
+    {"USER", cmd_user, true},
+    {"CAP", cmd_cap, true},
+    {"PASS", cmd_pass, true},
+    {"QUIT", cmd_quit, true},
+    {"MODE", cmd_mode, false},
+    {"WHO", cmd_who, false},
+    {"WHOIS", cmd_whois, false},
+    {"NAMES", cmd_names, false},
+    {"LIST", cmd_list, false},
+    {"TOPIC", cmd_topic, false},
+    {"AWAY", cmd_away, false},
+    {"USERHOST", cmd_userhost, false},
+    {"ISON", cmd_ison, false},
+    {"OPER", cmd_oper, false},
+    {"KICK", cmd_kick, false},
+    {"WALLOPS", cmd_wallops, false},
+    {"TAGMSG", cmd_tagmsg, false},
+    {"LUSERS", cmd_lusers, false},
+    {"MOTD", cmd_motd, false},
+    {"VERSION", cmd_version, false},
+    {"TIME", cmd_time, false},
+    {"INFO", cmd_info, false},
 };
 
 static void handle_line(struct session *s, const char *line, size_t len)

@@ -16,10 +16,10 @@
 
 /* One IRC door serves every irc:// and ircs:// listener (PROTOCOL.md §8). */
 struct nt_irc_door {
-    struct nt_chat *chat;           /* borrowed */
-    const struct nt_config *cfg;    /* borrowed */
-    unsigned fmt[NT_IRC_FORMATS];   /* event slots, by NT_IRC_FMT_* bits */
-    char created[32];               /* 003: when the server started, UTC */
+    struct nt_chat *chat;         /* borrowed */
+    const struct nt_config *cfg;  /* borrowed */
+    unsigned fmt[NT_IRC_FORMATS]; /* event slots, by NT_IRC_FMT_* bits */
+    char created[32];             /* 003: when the server started, UTC */
 };
 
 /* Initialises door over chat with cfg (both borrowed, outliving it). */

@@ -120,7 +120,7 @@ struct nt_msg *nt_line_encode(const struct nt_event *ev)
     case NT_EV_AWAY:
     case NT_EV_TAGMSG:
         return nt_msg_from_str(""); /* line users never see them (deliver skips them) */
-    case NT_EV_LEAVE: { /* §4.1, §7.7 */
+    case NT_EV_LEAVE: {             /* §4.1, §7.7 */
         if (ev->text_len == 0) {
             const char *p[] = {ev->actor, " has left the chat"};
             const size_t l[] = {ev->actor_len, 18};

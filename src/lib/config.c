@@ -2,6 +2,8 @@
 /* config.c - defaults, the option table, parsing and validation (docs/OPERATIONS.md). */
 #include "config.h"
 
+#include "util.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -26,7 +28,8 @@ struct opt {
 #define DAY_MS   (86400ULL * 1000ULL)
 
 static const struct opt options[] = {
-    {"listen", 'l', OPT_LISTEN, FIELD(listen), 0, 0, "[SCHEME://]HOST:PORT", NT_DEFAULT_LISTEN,
+    {"listen", 'l', OPT_LISTEN, FIELD(listen), 0, 0, "[SCHEME://]HOST:PORT",
+     NT_DEFAULT_LISTEN " and " NT_DEFAULT_LISTEN_IRC,
      "address to listen on, IPv4 or [IPv6]; SCHEME tcp (the line chat, default), tls (the same "
      "over TLS), irc or ircs (the IRC door, plain or TLS); repeatable; port 0 picks a free port",
      false},
@@ -371,11 +374,15 @@ int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err
         fprintf(err, "natter: --listen tls://: needs --tls-cert FILE and --tls-key FILE\n");
         errors++;
     }
-    if (c->n_listen == 0) {
+    if (c->n_listen == 0) { /* the line chat, and the IRC door beside it (not in echo mode) */
         const char *why = NULL;
         int rc = nt_config_parse_listen(NT_DEFAULT_LISTEN, &c->listen[0], &why);
-        (void)rc;
         c->n_listen = 1;
+        if (!c->echo) {
+            rc |= nt_config_parse_listen(NT_DEFAULT_LISTEN_IRC, &c->listen[1], &why);
+            c->n_listen = 2;
+        }
+        NT_ASSERT(rc == 0);
     }
     return errors ? -1 : 0;
 }

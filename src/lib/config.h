@@ -10,8 +10,9 @@
 
 #include "log.h"
 
-#define NT_MAX_LISTEN     16
-#define NT_DEFAULT_LISTEN "127.0.0.1:8888"
+#define NT_MAX_LISTEN         16
+#define NT_DEFAULT_LISTEN     "127.0.0.1:8888"
+#define NT_DEFAULT_LISTEN_IRC "irc://127.0.0.1:6667" /* beside it, unless --echo */
 
 /* What a listener speaks: a door's protocol over a transport (docs/OPERATIONS.md, --listen). */
 enum nt_scheme {
@@ -75,8 +76,8 @@ int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err
 int nt_config_load(struct nt_config *c, FILE *err);
 
 /* Parses "[SCHEME://]HOST:PORT" or "[SCHEME://][HOST6]:PORT" with a numeric host into *out
- * (SCHEME: tcp, tls, irc or ircs; tcp when none is given). Returns 0, or -1 with a reason in why (a static
- * string). */
+ * (SCHEME: tcp, tls, irc or ircs; tcp when none is given). Returns 0, or -1 with a reason in why (a
+ * static string). */
 int nt_config_parse_listen(const char *s, struct nt_listen_addr *out, const char **why);
 
 /* The scheme's name as written in --listen: "tcp", "tls", "irc", "ircs". */

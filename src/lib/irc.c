@@ -97,18 +97,21 @@ static bool is_client_tag(struct nt_irc_span tag)
  */
 static bool is_clean_tag(struct nt_irc_span tag)
 {
-    bool in_value = false;
     for (size_t i = 0; i < tag.len; i++) {
         unsigned char c = (unsigned char)tag.p[i];
         if (c < 0x20 || c == 0x7f)
             return false;
-        if (c == '=')
-            in_value = true;
-        else if (c == '\\' && in_value && i + 1 < tag.len) {
-            if (tag.p[i + 1] == 'r' || tag.p[i + 1] == 'n')
-                return false;
-            i++; /* the escaped byte: "\\r" is a backslash and an 'r' */
-        }
+    }
+    /* The escapes in a second pass, so that the byte after a '\' was checked above too. */
+    const char *eq = memchr(tag.p, '=', tag.len);
+    if (eq == NULL)
+        return true;
+    for (size_t i = (size_t)(eq - tag.p) + 1; i + 1 < tag.len; i++) {
+        if (tag.p[i] != '\\')
+            continue;
+        if (tag.p[i + 1] == 'r' || tag.p[i + 1] == 'n')
+            return false;
+        i++; /* the escaped byte: "\\r" is a backslash and an 'r' */
     }
     return true;
 }

@@ -18,23 +18,23 @@
 
 /*
  * Four clients of one real server (a libuv loop with no listener), made with
- * nt_conn_new_detached(), two opened by the line door and two by the IRC door, in one chat: bytes go in through nt_conn_input(), the
- * very path a read takes, through the door into the chat core, and what the server sends stays
- * in each conn's queue, where the harness reads it. The input is a script of records; the first
- * byte of each says what to do:
- *   bits 0-1: which client; bits 2-3: 0 or 1 = send the next N bytes (N = the byte after), 2 = the
- *   client half-closes (end of input), 3 = a new connection takes the slot of a closed one;
- *   bit 4: the client does not read after this record. A client that does not read keeps its
- *   queue, so --max-output (2 KiB here) is reached and the safe point is exercised: a reply or a
- *   broadcast that takes a member over its cap only marks it, and it is dropped afterwards.
- * Checks, after every record, on every byte any client was sent: valid UTF-8, and no control
- * character but LF (for IRC clients also the CR right before it, and CTCP's \x01): whatever a
- * peer sends, nothing reaches another terminal that could move its cursor, clear its screen or
- * ring its bell (PROTOCOL.md §5.3), and no IRC line is over 512 bytes without its tags (§8.9). At the end every client is
- * closed and the loop runs the close callbacks: ASan and LSan see every free.
+ * nt_conn_new_detached(), two opened by the line door and two by the IRC door, in one chat: bytes
+ * go in through nt_conn_input(), the very path a read takes, through the door into the chat core,
+ * and what the server sends stays in each conn's queue, where the harness reads it. The input is a
+ * script of records; the first byte of each says what to do: bits 0-1: which client; bits 2-3: 0 or
+ * 1 = send the next N bytes (N = the byte after), 2 = the client half-closes (end of input), 3 = a
+ * new connection takes the slot of a closed one; bit 4: the client does not read after this record.
+ * A client that does not read keeps its queue, so --max-output (2 KiB here) is reached and the safe
+ * point is exercised: a reply or a broadcast that takes a member over its cap only marks it, and it
+ * is dropped afterwards. Checks, after every record, on every byte any client was sent: valid
+ * UTF-8, and no control character but LF (for IRC clients also the CR right before it, and CTCP's
+ * \x01): whatever a peer sends, nothing reaches another terminal that could move its cursor, clear
+ * its screen or ring its bell (PROTOCOL.md §5.3), and no IRC line is over 512 bytes without its
+ * tags (§8.9). At the end every client is closed and the loop runs the close callbacks: ASan and
+ * LSan see every free.
  */
 
-#define CLIENTS 4
+#define CLIENTS  4
 #define IRC_FROM 2 /* clients 2 and 3 speak IRC */
 
 static struct nt_config cfg;

@@ -156,6 +156,32 @@ SEEDS["chat"] = {
     "history": chat((0, b"Alice\n"), (0, b"one\ntwo\nthree\nfour\n"), (1, b"Bob\n"),
                     (1, b"/join r\n/join lobby\n")),
 }
+# fuzz_irc.c: one line as the IRC door's framer hands it over (no CR LF), as irssi and WeeChat
+# send them; the last two reach the tag limits (8191, 4094 of client tags) and the body's (510).
+SEEDS["irc"] = {
+    "irssi-cap-ls": b"CAP LS 302",
+    "irssi-nick": b"NICK alice",
+    "irssi-user": b"USER alice alice 127.0.0.1 :Alice Liddell",
+    "weechat-user": b"USER weechat 0 * :WeeChat 3.8",
+    "cap-req": b"CAP REQ :away-notify echo-message message-tags multi-prefix server-time",
+    "cap-end": b"CAP END",
+    "join": b"JOIN #lobby,#dev,,#ops x",
+    "privmsg": b"PRIVMSG #lobby :hello, world",
+    "privmsg-tags": b"@+draft/reply=1234;msgid=x;+example.com/emoji=\\s:)\\: PRIVMSG #lobby :nice",
+    "tagmsg-typing": b"@+typing=active TAGMSG #lobby",
+    "ctcp-action": b"PRIVMSG #lobby :\x01ACTION waves at everyone\x01",
+    "ctcp-version": b"NOTICE bob :\x01VERSION irssi v1.4.3",
+    "formatting": b"PRIVMSG bob :\x02bold\x02 \x0304,01red\x03 \x031,x \x03,5 \x1ditalic\x1d "
+                  b"\x04FF8800,000000hex\x04 \x0freset",
+    "ping-pong": b"PONG natter :natter",
+    "numeric-source": b":natter 001 alice :Welcome to natter",
+    "fifteen-params": b"MODE #a 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 :17",
+    "control-tags": b"@+a=\x01;+b=x\\r;+c=ok;;+d=\\\\r  PRIVMSG  #a  :x\r\x00y  ",
+    "limits-tags": b"@+a=" + b"x" * 4091 + b";time=" + b"y" * 4089 + b" PRIVMSG #a :"
+                   + b"z" * 498,
+    "limits-over": b"  @" + b"+a=" + b"x" * 4092 + b" PRIVMSG #a :" + b"z" * 498,
+}
+
 
 for harness, seeds in SEEDS.items():
     d = CORPUS / harness

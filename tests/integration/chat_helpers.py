@@ -55,6 +55,7 @@ COMMANDS = [
     ("/msg NAME TEXT", "a private message to NAME, in any room"),
     ("/join ROOM", "move to ROOM (created if new); everyone starts in lobby"),
     ("/rooms", "every room and how many are in it"),
+    ("/topic [TEXT]", "show your room's topic, or set it (anyone in the room may)"),
     ("/quit [REASON]", "leave the chat"),
     ("/oper PASSWORD", "become an operator"),
     ("/kick NAME [REASON]", "disconnect NAME (operators)"),

@@ -121,9 +121,26 @@ def test_stalled_mode_sees_natter_cut_the_slow_reader(start_server):
     assert len(r["per_second"]) >= 1
 
 
+def test_irc_proto_counts_every_delivery_and_times_a_join_storm(start_server):
+    # --proto irc against natter's IRC door (PROTOCOL.md §8): NICK and USER, the end of the
+    # MOTD, JOIN and its 366, then PRIVMSGs to the channel; joins mode ends at the last 366.
+    server = start_server(*no_flood_control(), listen=("irc://127.0.0.1:0",))
+    rc, r, out, err = bench(*run_args(server, "--proto", "irc", "--mode", "throughput",
+                                      "--receivers", 20, "--senders", 2))
+    assert_clean(rc, r, out, err)
+    assert r["proto"] == "irc" and r["sent"] > 0
+    assert r["total_deliveries"] == r["sent"] * 20 == r["expected_deliveries"]
+    rc, r, out, err = bench(*run_args(server, "--proto", "irc", "--mode", "joins",
+                                      "--receivers", 50))
+    assert_clean(rc, r, out, err)
+    assert r["mode"] == "joins" and r["receivers"] == 50 and r["sent"] == 0
+    assert r["setup_s"] > 0 and r["joins_per_s"] > 0 and r["rss_kib"] > 0
+
+
 def test_usage_errors_exit_2():
     for args in (["--mode", "sideways"], ["--receivers", "0"], ["--size", "10"],
-                 ["--bogus"], ["--mode", "stalled", "--receivers", "2", "--stalled", "2"]):
+                 ["--bogus"], ["--mode", "stalled", "--receivers", "2", "--stalled", "2"],
+                 ["--proto", "irc", "--size", "401"]):
         rc, _r, _out, err = bench(*args, timeout=10)
         assert rc == 2, (args, err)
         assert "natter-bench:" in err
@@ -137,7 +154,7 @@ def test_usage_errors_exit_2():
 
 class FaultyChat(socketserver.ThreadingTCPServer):
     """The chat protocol (prompt, name, join notices, "NAME: TEXT" to everyone else), except
-    that the 5th message line to the receiver named r0.* is dropped, the 10th is sent twice,
+    that the 5th message line to the receiver named r0_* is dropped, the 10th is sent twice,
     the 15th and 16th are swapped and one byte of the 20th is changed."""
 
     daemon_threads = True
@@ -171,7 +188,7 @@ class FaultyHandler(socketserver.StreamRequestHandler):
                 pass
 
     def deliver(self, line, is_message):
-        if not (is_message and self.name.startswith("r0.")):
+        if not (is_message and self.name.startswith("r0_")):
             self.raw_send(line)
             return
         with self.send_lock:

@@ -114,9 +114,10 @@ REFUSED_ROOMS = [
     ("nb\u00a0sp", "Room name cannot contain spaces."),
     ("bom\ufeffx", "Room name cannot contain control characters."),
     ("bad\ufffd", "Room name cannot contain control characters."),
-    ("/root", "Room name cannot start with '/', '*' or '#'."),
-    ("*star", "Room name cannot start with '/', '*' or '#'."),
-    ("#general", "Room name cannot start with '/', '*' or '#'."),
+    ("/root", "Room name cannot start with '/', '#', '~', '&', '%', '+' or '-'."),
+    ("*star", "Room name cannot contain ',', '*', '?', '.', '!', '@' or ':'."),
+    ("#general", "Room name cannot start with '/', '#', '~', '&', '%', '+' or '-'."),
+    ("a.b", "Room name cannot contain ',', '*', '?', '.', '!', '@' or ':'."),
 ]
 
 

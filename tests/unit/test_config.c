@@ -115,10 +115,14 @@ static void test_defaults_after_empty_parse(void **state)
     assert_int_equal(r->rc, 0);
     assert_int_equal(r->err_len, 0);
     const struct nt_config c = r->c;
-    assert_int_equal(c.n_listen, 1);
+    assert_int_equal(c.n_listen, 2); /* the line chat and the IRC door beside it */
     assert_string_equal(c.listen[0].host, "127.0.0.1");
     assert_int_equal(c.listen[0].port, 8888);
+    assert_int_equal(c.listen[0].scheme, NT_SCHEME_TCP);
     assert_false(c.listen[0].is_ipv6);
+    assert_string_equal(c.listen[1].host, "127.0.0.1");
+    assert_int_equal(c.listen[1].port, 6667);
+    assert_int_equal(c.listen[1].scheme, NT_SCHEME_IRC);
     assert_false(c.echo);
     assert_int_equal(c.idle_timeout_ms, 300000);
     assert_int_equal(c.name_timeout_ms, 60000);
@@ -132,6 +136,35 @@ static void test_defaults_after_empty_parse(void **state)
     assert_false(c.log_messages);
     assert_false(c.show_help);
     assert_false(c.show_version);
+}
+
+static void test_default_listen_in_echo_mode_is_the_line_port_alone(void **state)
+{
+    (void)state;
+    struct run *r = parse_args((const char *const[]){"--echo", NULL});
+    assert_int_equal(r->rc, 0);
+    assert_int_equal(r->c.n_listen, 1);
+    assert_int_equal(r->c.listen[0].port, 8888);
+    assert_int_equal(r->c.listen[0].scheme, NT_SCHEME_TCP);
+}
+
+static void test_irc_schemes(void **state)
+{
+    (void)state;
+    struct run *r = parse_args((const char *const[]){"--listen", "irc://127.0.0.1:6667", NULL});
+    assert_int_equal(r->rc, 0);
+    assert_int_equal(r->c.n_listen, 1);
+    assert_int_equal(r->c.listen[0].scheme, NT_SCHEME_IRC);
+    struct nt_listen_addr la;
+    const char *why = NULL;
+    assert_int_equal(nt_config_parse_listen("ircs://[::1]:6697", &la, &why), 0);
+    assert_int_equal(la.scheme, NT_SCHEME_IRCS);
+    assert_true(la.is_ipv6);
+    assert_int_equal(la.port, 6697);
+    assert_int_equal(nt_config_parse_listen("irc6://127.0.0.1:1", &la, &why), -1);
+    assert_string_equal(why, "unknown scheme (tcp://, tls://, irc:// or ircs://)");
+    assert_string_equal(nt_config_scheme_name(NT_SCHEME_IRC), "irc");
+    assert_string_equal(nt_config_scheme_name(NT_SCHEME_IRCS), "ircs");
 }
 
 static void test_defaults_fields(void **state)
@@ -679,6 +712,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_defaults_after_empty_parse, teardown),
         cmocka_unit_test_teardown(test_defaults_fields, teardown),
+        cmocka_unit_test_teardown(test_default_listen_in_echo_mode_is_the_line_port_alone,
+                                  teardown),
+        cmocka_unit_test_teardown(test_irc_schemes, teardown),
         cmocka_unit_test_teardown(test_listen_long_and_short, teardown),
         cmocka_unit_test_teardown(test_listen_ipv6, teardown),
         cmocka_unit_test_teardown(test_listen_repeated, teardown),

@@ -13,7 +13,11 @@
 
 #include "lib/irc.h"
 
-/* Every input is an exactly sized heap copy, so ASan sees any read past its end. */
+/*
+ * Every input is an exactly sized heap copy, so ASan sees any read past its end. A control byte
+ * right before a letter or digit is written in octal ("\001ACTION", "\00312,05"): a \x escape
+ * would take the hex digits after it too.
+ */
 static char *copy_of(const char *s, size_t len)
 {
     char *p = malloc(len ? len : 1);
@@ -69,7 +73,7 @@ static void assert_zeroed(const struct nt_irc_msg *m)
     assert_memory_equal(m, &zero, sizeof(zero));
 }
 
-/* Parses line[0..len) from an exact copy and checks the result is res (and *msg zeroed if not OK). */
+/* Parses an exact copy of line[0..len): the result must be res, and *msg zeroed if not OK. */
 static void parse_res_n(const char *line, size_t len, enum nt_irc_parse res)
 {
     char *buf = copy_of(line, len);
@@ -88,12 +92,11 @@ static void parse_res_n(const char *line, size_t len, enum nt_irc_parse res)
 #define PARSE_RES(line, res) parse_res_n((line), sizeof(line) - 1, (res))
 
 /*
- * Parses line[0..len) and checks every field. tags and source NULL: none expected (len 0). The
- * variadic arguments are n_params C strings (use PARSE_OK for parameters with NUL bytes... none
- * of the cases need it).
+ * Parses line[0..len) and checks every field. tags and source NULL: none expected (length 0);
+ * params: the n expected parameters, as C strings.
  */
 static void parse_ok_n(const char *line, size_t len, const char *tags, const char *source,
-                       const char *command, bool trailing, size_t n, ...)
+                       const char *command, bool trailing, const char *const *params, size_t n)
 {
     char *buf = copy_of(line, len);
     struct nt_irc_msg m;
@@ -110,23 +113,21 @@ static void parse_ok_n(const char *line, size_t len, const char *tags, const cha
     if (m.n_params != n)
         print_error("\"%.*s\": %zu params, expected %zu\n", (int)len, line, m.n_params, n);
     assert_int_equal(m.n_params, n);
-    va_list ap;
-    va_start(ap, n);
     for (size_t i = 0; i < n; i++)
-        span_is(m.params[i], va_arg(ap, const char *), buf, len);
-    va_end(ap);
+        span_is(m.params[i], params[i], buf, len);
     assert_int_equal(m.has_trailing, trailing);
     free(buf);
 }
 
+/* The expected parameters as a compound literal array, and their number. */
+#define PARAMS_(...)                                                                               \
+    (const char *const[]){__VA_ARGS__},                                                            \
+        sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
 #define PARSE_OK(line, tags, source, command, trailing, ...)                                       \
     parse_ok_n((line), sizeof(line) - 1, (tags), (source), (command), (trailing),                  \
-               NT_ARGC_(__VA_ARGS__), __VA_ARGS__)
+               PARAMS_(__VA_ARGS__))
 #define PARSE_OK0(line, tags, source, command)                                                     \
-    parse_ok_n((line), sizeof(line) - 1, (tags), (source), (command), false, 0)
-/* The number of (at most 16) string arguments. */
-#define NT_ARGC_(...) NT_ARGC_I_(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)
-#define NT_ARGC_I_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, n, ...) n
+    parse_ok_n((line), sizeof(line) - 1, (tags), (source), (command), false, NULL, 0)
 
 /* ---- nt_irc_parse: shape ---- */
 
@@ -158,8 +159,8 @@ static void test_parse_realistic_client_lines(void **state)
              "WeeChat 3.8");
     PARSE_OK("CAP END", NULL, NULL, "CAP", false, "END");
     PARSE_OK("PONG :natter", NULL, NULL, "PONG", true, "natter");
-    PARSE_OK("PRIVMSG #lobby :\x01" "ACTION waves\x01", NULL, NULL, "PRIVMSG", true, "#lobby",
-             "\x01" "ACTION waves\x01");
+    PARSE_OK("PRIVMSG #lobby :\001ACTION waves\x01", NULL, NULL, "PRIVMSG", true, "#lobby",
+             "\001ACTION waves\x01");
     PARSE_OK("@+draft/reply=abc;+typing=active TAGMSG #lobby", "+draft/reply=abc;+typing=active",
              NULL, "TAGMSG", false, "#lobby");
     PARSE_OK("QUIT :Leaving", NULL, NULL, "QUIT", true, "Leaving");
@@ -341,8 +342,7 @@ static void test_parse_empty(void **state)
 static void test_parse_cr_nul_are_ordinary_bytes(void **state)
 {
     (void)state;
-    PARSE_OK("PRIVMSG #a :x\r\0y\n", NULL, NULL, "PRIVMSG", true, "#a", "");
-    /* span_is stops at the NUL: check the lengths by hand */
+    /* PARSE_OK's strings stop at a NUL: check these by hand */
     static const char line[] = "PRIVMSG a\rb :x\r\0y\nz";
     size_t len = sizeof(line) - 1;
     char *buf = copy_of(line, len);
@@ -370,8 +370,8 @@ static void test_parse_every_prefix_stays_in_bounds(void **state)
 {
     (void)state;
     /* each prefix in its own exact-size buffer: ASan catches a read past the end */
-    static const char line[] = "  @+a=1;b=\\s;+c :src!u@h   PRIVMSG  #a,#b  x :\x01"
-                               "ACTION \x02hi\x02\x01  ";
+    static const char line[] =
+        "  @+a=1;b=\\s;+c :src!u@h   PRIVMSG  #a,#b  x :\001ACTION \x02hi\x02\x01  ";
     for (size_t n = 0; n <= sizeof(line) - 1; n++) {
         char *buf = copy_of(line, n);
         struct nt_irc_msg m;
@@ -508,17 +508,15 @@ static void test_parse_client_tags_limit(void **state)
     tags[n++] = ';';
     tags[n++] = 'b';
     tags[n++] = ';';
-    size_t second = n;
     tags[n++] = '+';
     tags[n++] = 'c';
     tags[n++] = '=';
-    /* client tags: (n - first - 3) bytes with "b;" taken out, so far; fill to exactly 4094 */
+    /* the client tags so far are everything from "+a" but "b;": fill them to exactly 4094 */
     size_t so_far = (n - first) - 2;
     size_t fill = (NT_IRC_MAX_CLIENT_TAGS - 2) - so_far;
     memset(tags + n, 'y', fill);
     n += fill;
-    (void)second;
-    char *buf = malloc(1 + n + 1 + 9);
+    char *buf = malloc(1 + n + 10);
     assert_non_null(buf);
     buf[0] = '@';
     memcpy(buf + 1, tags, n);
@@ -691,15 +689,34 @@ static void test_client_tags_control_bytes_dropped(void **state)
     client_tags_is("+a=\x80\xff", 64, "+a=\x80\xff");
 }
 
+/* The client tags of tags[0..len) (NUL bytes allowed) must be want. */
+static void client_tags_is_n(const char *tags, size_t len, const char *want)
+{
+    char *in = copy_of(tags, len);
+    char out[64];
+    size_t got = nt_irc_client_tags(in, len, out, sizeof(out));
+    assert_int_equal(got, strlen(want));
+    assert_memory_equal(out, want, got);
+    free(in);
+}
+
 static void test_client_tags_nul_dropped(void **state)
 {
     (void)state;
-    static const char tags[] = "+a=x\0y;+b";
-    char *in = copy_of(tags, sizeof(tags) - 1);
-    char out[16];
-    assert_int_equal(nt_irc_client_tags(in, sizeof(tags) - 1, out, sizeof(out)), 2);
-    assert_memory_equal(out, "+b", 2);
-    free(in);
+    static const char nul[] = "+a=x\0y;+b";
+    client_tags_is_n(nul, sizeof(nul) - 1, "+b");
+}
+
+static void test_client_tags_control_byte_after_backslash_dropped(void **state)
+{
+    (void)state;
+    /* regression (fuzz_irc): the byte after a '\' in a value was skipped as escaped, unchecked */
+    static const char nul[] = "+k;+b=x\\\0,+co=+k;;";
+    client_tags_is_n(nul, sizeof(nul) - 1, "+k");
+    client_tags_is("+a=\\\001;+b", 64, "+b");
+    client_tags_is("+a=\\\177;+b", 64, "+b");
+    client_tags_is("+a=\\\033[2J;+b", 64, "+b");
+    client_tags_is("+a=\\t;+b=\\\037", 64, "+a=\\t");
 }
 
 /* ---- nt_irc_next_item ---- */
@@ -775,23 +792,23 @@ static void ctcp_is_n(const char *text, size_t len, const char *want_cmd, const 
 static void test_ctcp(void **state)
 {
     (void)state;
-    CTCP("\x01" "ACTION waves\x01", "ACTION", "waves");
-    CTCP("\x01" "ACTION waves at you\x01", "ACTION", "waves at you");
+    CTCP("\001ACTION waves\x01", "ACTION", "waves");
+    CTCP("\001ACTION waves at you\x01", "ACTION", "waves at you");
     /* the closing \x01 is optional */
-    CTCP("\x01" "ACTION waves", "ACTION", "waves");
-    CTCP("\x01" "ACTION\x01", "ACTION", "");
-    CTCP("\x01" "ACTION", "ACTION", "");
-    CTCP("\x01" "ACTION \x01", "ACTION", "");
-    CTCP("\x01" "ACTION ", "ACTION", "");
+    CTCP("\001ACTION waves", "ACTION", "waves");
+    CTCP("\001ACTION\x01", "ACTION", "");
+    CTCP("\001ACTION", "ACTION", "");
+    CTCP("\001ACTION \x01", "ACTION", "");
+    CTCP("\001ACTION ", "ACTION", "");
     /* one space separates; more are part of the arguments */
-    CTCP("\x01" "ACTION  two\x01", "ACTION", " two");
-    CTCP("\x01" "VERSION\x01", "VERSION", "");
-    CTCP("\x01" "PING 1712345678\x01", "PING", "1712345678");
-    CTCP("\x01" "action waves\x01", "action", "waves");
+    CTCP("\001ACTION  two\x01", "ACTION", " two");
+    CTCP("\001VERSION\x01", "VERSION", "");
+    CTCP("\001PING 1712345678\x01", "PING", "1712345678");
+    CTCP("\001action waves\x01", "action", "waves");
     /* the message ends at the next \x01 */
-    CTCP("\x01" "ACTION a\x01" "b", "ACTION", "a");
-    CTCP("\x01" "ACTION\x01" " b", "ACTION", "");
-    CTCP("\x01" "ACTION a\x01\x01", "ACTION", "a");
+    CTCP("\001ACTION a\001b", "ACTION", "a");
+    CTCP("\001ACTION\001 b", "ACTION", "");
+    CTCP("\001ACTION a\x01\x01", "ACTION", "a");
 }
 
 static void test_ctcp_not(void **state)
@@ -799,8 +816,8 @@ static void test_ctcp_not(void **state)
     (void)state;
     CTCP("", NULL, NULL);
     CTCP("hello", NULL, NULL);
-    CTCP("x\x01" "ACTION waves\x01", NULL, NULL);
-    CTCP(" \x01" "ACTION waves\x01", NULL, NULL);
+    CTCP("x\001ACTION waves\x01", NULL, NULL);
+    CTCP(" \001ACTION waves\x01", NULL, NULL);
     /* an empty command */
     CTCP("\x01", NULL, NULL);
     CTCP("\x01\x01", NULL, NULL);
@@ -840,87 +857,87 @@ static void test_strip_plain(void **state)
     STRIP("", "");
     STRIP("hello, world 12,34", "hello, world 12,34");
     /* other control bytes are the sanitizer's (§5.3), not this function's */
-    STRIP("\x01" "ACTION\x01\x07\x1b[1m\t", "\x01" "ACTION\x01\x07\x1b[1m\t");
+    STRIP("\001ACTION\x01\x07\x1b[1m\t", "\001ACTION\x01\x07\x1b[1m\t");
     STRIP("caf\xc3\xa9", "caf\xc3\xa9");
 }
 
 static void test_strip_toggles(void **state)
 {
     (void)state;
-    STRIP("\x02" "bold\x02", "bold");
-    STRIP("\x1d" "italic\x1d", "italic");
-    STRIP("\x1f" "under\x1f", "under");
-    STRIP("\x1e" "strike\x1e", "strike");
-    STRIP("\x11" "mono\x11", "mono");
-    STRIP("\x16" "rev\x16", "rev");
-    STRIP("a\x0f" "b", "ab");
+    STRIP("\002bold\x02", "bold");
+    STRIP("\035italic\x1d", "italic");
+    STRIP("\037under\x1f", "under");
+    STRIP("\036strike\x1e", "strike");
+    STRIP("\021mono\x11", "mono");
+    STRIP("\026rev\x16", "rev");
+    STRIP("a\017b", "ab");
     STRIP("\x02\x1d\x1f\x1e\x11\x16\x0f", "");
     /* the digits after a toggle stay */
-    STRIP("\x02" "12", "12");
+    STRIP("\00212", "12");
 }
 
 static void test_strip_colour(void **state)
 {
     (void)state;
-    STRIP("\x03" "4red", "red");
-    STRIP("\x03" "04red", "red");
-    STRIP("\x03" "12,05x", "x");
-    STRIP("\x03" "1,2x", "x");
-    STRIP("\x03" "1,02x", "x");
-    STRIP("\x03" "99,99text", "text");
+    STRIP("\0034red", "red");
+    STRIP("\00304red", "red");
+    STRIP("\00312,05x", "x");
+    STRIP("\0031,2x", "x");
+    STRIP("\0031,02x", "x");
+    STRIP("\00399,99text", "text");
     /* at most two digits each */
-    STRIP("\x03" "123", "3");
-    STRIP("\x03" "12,345", "5");
+    STRIP("\003123", "3");
+    STRIP("\00312,345", "5");
     /* a comma without a digit after it stays */
-    STRIP("\x03" "1,x", ",x");
-    STRIP("\x03" "12,", ",");
-    STRIP("\x03" "12, 5", ", 5");
+    STRIP("\0031,x", ",x");
+    STRIP("\00312,", ",");
+    STRIP("\00312, 5", ", 5");
     /* no background without a foreground */
-    STRIP("\x03" ",5", ",5");
-    STRIP("\x03" ",05x", ",05x");
+    STRIP("\003,5", ",5");
+    STRIP("\003,05x", ",05x");
     /* \x03 alone resets the colours */
     STRIP("\x03", "");
-    STRIP("a\x03" "b", "ab");
-    STRIP("\x03\x03" "12x", "x");
-    STRIP("\x03" "1\x03" "2x", "x");
-    STRIP("\x03" "4,\x03" "5x", ",x");
+    STRIP("a\003b", "ab");
+    STRIP("\x03\00312x", "x");
+    STRIP("\0031\0032x", "x");
+    STRIP("\0034,\0035x", ",x");
     /* at the end of the text */
     STRIP("x\x03", "x");
-    STRIP("x\x03" "1", "x");
-    STRIP("x\x03" "12", "x");
-    STRIP("x\x03" "1,", "x,");
-    STRIP("x\x03" "1,2", "x");
-    STRIP("x\x03" "12,34", "x");
+    STRIP("x\0031", "x");
+    STRIP("x\00312", "x");
+    STRIP("x\0031,", "x,");
+    STRIP("x\0031,2", "x");
+    STRIP("x\00312,34", "x");
 }
 
 static void test_strip_hex_colour(void **state)
 {
     (void)state;
-    STRIP("\x04" "FF00AAx", "x");
-    STRIP("\x04" "ff00aa,00FF00x", "x");
-    STRIP("\x04" "ff00aa,00FF00", "");
+    STRIP("\004FF00AAx", "x");
+    STRIP("\004ff00aa,00FF00x", "x");
+    STRIP("\004ff00aa,00FF00", "");
     /* exactly six each */
-    STRIP("\x04" "FF00AAB", "B");
-    STRIP("\x04" "FF00AA,00FF001", "1");
+    STRIP("\004FF00AAB", "B");
+    STRIP("\004FF00AA,00FF001", "1");
     /* fewer than six: \x04 alone */
-    STRIP("\x04" "FF00A", "FF00A");
-    STRIP("\x04" "FF00AG", "FF00AG");
+    STRIP("\004FF00A", "FF00A");
+    STRIP("\004FF00AG", "FF00AG");
     STRIP("\x04", "");
-    STRIP("\x04" "x", "x");
+    STRIP("\004x", "x");
     /* a background of fewer than six stays, comma and all */
-    STRIP("\x04" "FF00AA,12345", ",12345");
-    STRIP("\x04" "FF00AA,", ",");
-    STRIP("\x04" "FF00AA,GGGGGG", ",GGGGGG");
+    STRIP("\004FF00AA,12345", ",12345");
+    STRIP("\004FF00AA,", ",");
+    STRIP("\004FF00AA,GGGGGG", ",GGGGGG");
     /* no background without a foreground */
-    STRIP("\x04" ",FF00AA", ",FF00AA");
-    STRIP("a\x04" "123456b\x04" "c", "abc");
+    STRIP("\004,FF00AA", ",FF00AA");
+    STRIP("a\004123456b\004c", "abc");
 }
 
 static void test_strip_mixed(void **state)
 {
     (void)state;
-    STRIP("\x02\x03" "04,01Alert\x0f: \x1d" "see\x1d \x04" "00FF00link\x04", "Alert: see link");
-    STRIP("\x03" "12\x02" "34", "34");
+    STRIP("\x02\00304,01Alert\x0f: \035see\x1d \00400FF00link\x04", "Alert: see link");
+    STRIP("\00312\00234", "34");
 }
 
 int main(void)
@@ -952,6 +969,7 @@ int main(void)
         cmocka_unit_test(test_client_tags_cap),
         cmocka_unit_test(test_client_tags_control_bytes_dropped),
         cmocka_unit_test(test_client_tags_nul_dropped),
+        cmocka_unit_test(test_client_tags_control_byte_after_backslash_dropped),
         cmocka_unit_test(test_next_item),
         cmocka_unit_test(test_ctcp),
         cmocka_unit_test(test_ctcp_not),
