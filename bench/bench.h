@@ -34,7 +34,7 @@ struct nt_counters {
     uint64_t reorders;   /* a sequence number received after a later one */
     uint64_t corrupt;    /* a message-shaped frame whose payload or sender name is wrong */
     uint64_t unexpected; /* a line or frame that is neither a message nor a known notice */
-    uint64_t goodbyes;   /* natter "Disconnected: ..." lines */
+    uint64_t goodbyes;   /* natter "Disconnected: ..." lines, IRC "ERROR :..." */
     uint64_t closed;     /* connections the server closed (EOF or error) after setup */
 };
 
@@ -45,7 +45,7 @@ struct nt_sender_shared {
     _Atomic uint32_t *slots;    /* [ring]: workers done with the seq in that slot */
     uint32_t owner;             /* the worker that writes this sender's socket */
     uint32_t name_len;
-    char name[NT_NAME_MAX]; /* natter: the name the receivers see before ": " */
+    char name[NT_NAME_MAX]; /* natter: the name the receivers see before ": "; IRC: the nick */
 } __attribute__((aligned(NT_CACHELINE)));
 
 struct nt_worker;
@@ -56,7 +56,8 @@ struct nt_bench {
     const struct nt_options *opt;
     struct sockaddr_in dst;
     struct nt_payload_fmt fmt;
-    char tag[8]; /* makes the names of this run unique: "r12.k3x9" */
+    char tag[8];   /* makes the names of this run unique: "r12_k3x9" */
+    char name_sep; /* between role+number and tag: '_' (names have no '.', PROTOCOL.md §2.2) */
 
     uint32_t n_recv;  /* receivers (connections mode: the idle clients) */
     uint32_t n_send;  /* sender connections (0 in connections mode) */
@@ -71,7 +72,8 @@ struct nt_bench {
     struct nt_sender_shared *snd; /* [n_track] */
 
     /* Frames, built once. The outgoing message is pub_pre + payload + pub_suf; an incoming one
-     * (Redis, NATS) is msg_pre + payload + "\r\n". */
+     * (Redis, NATS) is msg_pre + payload + "\r\n"; for IRC msg_pre is what comes between the
+     * sender's prefix and the payload, " PRIVMSG #channel :". */
     char pub_pre[128];
     size_t pub_pre_len;
     char pub_suf[4];
@@ -80,7 +82,7 @@ struct nt_bench {
     char msg_pre[128];
     size_t msg_pre_len;
     size_t msg_len;
-    char recv_hello[256]; /* Redis SUBSCRIBE; NATS CONNECT+SUB+PING */
+    char recv_hello[256]; /* Redis SUBSCRIBE; NATS CONNECT+SUB+PING; IRC JOIN (every conn) */
     size_t recv_hello_len;
     char send_hello[128]; /* NATS CONNECT+PING */
     size_t send_hello_len;
@@ -91,7 +93,8 @@ struct nt_bench {
     _Atomic int phase;
     uint64_t t_warmup_ns; /* written before the phase moves to WARMUP */
 
-    /* natter: leave notices seen, per receiver and per sender; first time one was seen. */
+    /* natter: leave notices seen (IRC: QUIT or KICK), per receiver and per sender; first time
+     * one was seen. */
     _Atomic uint8_t *left_recv;
     _Atomic uint8_t *left_send;
     _Atomic uint64_t first_stalled_left_ns;
@@ -116,9 +119,12 @@ enum nt_state {
     NT_ST_IDLE,       /* not connected yet */
     NT_ST_CONNECTING, /* non-blocking connect in progress */
     NT_ST_TLS,        /* --tls: connected, TLS handshake in progress */
-    NT_ST_HELLO,      /* natter: waiting for the prompt; NATS: waiting for INFO */
+    NT_ST_HELLO,      /* natter: waiting for the prompt; NATS: waiting for INFO; IRC: NICK and
+                         USER sent, waiting for 001 */
+    NT_ST_MOTD,       /* IRC: registered, waiting for the end of the MOTD (376 or 422) */
     NT_ST_JOINING,    /* natter: name sent, waiting for the marker's join notice; Redis: waiting
-                         for the subscribe reply; NATS: waiting for PONG */
+                         for the subscribe reply; NATS: waiting for PONG; IRC: JOIN sent,
+                         waiting for 366 */
     NT_ST_READY,
     NT_ST_DEAD
 };
@@ -170,18 +176,18 @@ struct nt_worker {
 
     struct nt_counters k[2]; /* [0] active receivers, [1] stalled receivers */
     struct nt_hist hist;
-    uint64_t sender_lines;      /* natter: lines senders received (others' messages) */
+    uint64_t sender_lines;      /* natter, IRC: lines senders received (others' messages) */
     uint64_t pub_replies;       /* Redis: PUBLISH replies */
     uint64_t pub_min_receivers; /* Redis: smallest receiver count a PUBLISH reply gave */
     uint64_t pub_drop_ns;       /* Redis: when a reply first counted fewer than all receivers */
-    uint64_t server_errors;     /* Redis "-ERR", NATS "-ERR" */
+    uint64_t server_errors;     /* Redis "-ERR", NATS "-ERR", IRC numerics 400-599 */
     char server_error[160];
     char tls_info[64]; /* --tls: "TLSv1.3 CIPHER" of this worker's first session */
 
     /* Published for the coordinator (relaxed stores, once per loop iteration). */
     _Atomic uint64_t p_deliv[2];
     _Atomic uint64_t p_tls;   /* --tls: TLS handshakes completed */
-    _Atomic uint64_t p_named; /* handshake sent (natter: name) */
+    _Atomic uint64_t p_named; /* handshake sent (natter: name; IRC: registered, 001) */
     _Atomic uint64_t p_ready; /* joined: may send and receive */
     _Atomic int p_drained;
 } __attribute__((aligned(NT_CACHELINE)));

@@ -26,19 +26,20 @@ struct opt {
 #define RANGE(lo, hi) lo, hi
 
 static const struct opt table[] = {
-    {"proto", OPT_PROTO, FIELD(proto), 0, "natter|redis|nats", "natter",
-     "protocol: natter lines, Redis pub/sub (RESP), NATS"},
+    {"proto", OPT_PROTO, FIELD(proto), 0, "natter|redis|nats|irc", "natter",
+     "protocol: natter lines, Redis pub/sub (RESP), NATS, IRC (NICK/USER, JOIN, PRIVMSG)"},
     {"host", OPT_STRING, FIELD(host), 0, "IPV4", "127.0.0.1", "server address"},
     {"port", OPT_COUNT, offsetof(struct nt_options, port), RANGE(1, 65535), "PORT",
-     "8888/6379/4222", "server port (default: the protocol's usual one)"},
+     "8888/6379/4222/6667", "server port (default: the protocol's usual one)"},
     {"mode", OPT_MODE, FIELD(mode), 0, "MODE", "throughput",
-     "throughput, latency, connections or stalled"},
-    {"receivers", OPT_COUNT, offsetof(struct nt_options, receivers), RANGE(1, 100000), "R", "100",
-     "receiving connections (connections mode: idle clients)"},
+     "throughput, latency, connections, stalled or joins"},
+    {"receivers", OPT_COUNT, offsetof(struct nt_options, receivers), RANGE(1, 100000), "R",
+     "100; joins: 2000",
+     "receiving connections (connections mode: idle clients; joins mode: the joiners)"},
     {"connections", OPT_COUNT, offsetof(struct nt_options, receivers), RANGE(1, 100000), "N", "",
      "same as --receivers"},
     {"senders", OPT_COUNT, offsetof(struct nt_options, senders), RANGE(0, 1000), "S", "4",
-     "sending connections (not used in connections mode)"},
+     "sending connections (not used in connections and joins mode)"},
     {"window", OPT_COUNT, offsetof(struct nt_options, window), RANGE(1, 4096), "W", "16",
      "messages a sender may have not yet received by every receiver (throughput, stalled)"},
     {"size", OPT_COUNT, offsetof(struct nt_options, size), RANGE(NT_PAYLOAD_MIN, NT_PAYLOAD_MAX),
@@ -69,9 +70,9 @@ static const struct opt table[] = {
      "connections mode: idle time before the RSS sample (Redis frees idle clients' buffers "
      "after 2 s)"},
     {"channel", OPT_STRING, FIELD(channel), 0, "NAME", "natter-bench",
-     "Redis channel / NATS subject"},
+     "Redis channel / NATS subject / IRC channel (without the #)"},
     {"tls", OPT_FLAG, offsetof(struct nt_options, tls), 0, 0, NULL, "off",
-     "every connection speaks TLS (natter, redis); no certificate check without --tls-ca"},
+     "every connection speaks TLS (natter, redis, irc); no certificate check without --tls-ca"},
     {"tls-ca", OPT_STRING, offsetof(struct nt_options, tls_ca), RANGE(0, 4096), "FILE", "",
      "with --tls: verify the server's certificate chain against these PEM CA certificates"},
     {"json", OPT_FLAG, offsetof(struct nt_options, json), 0, 0, NULL, "off",
@@ -82,13 +83,13 @@ static const struct opt table[] = {
 
 const char *nt_proto_name(enum nt_proto p)
 {
-    static const char *const names[] = {"natter", "redis", "nats"};
+    static const char *const names[] = {"natter", "redis", "nats", "irc"};
     return names[p];
 }
 
 const char *nt_mode_name(enum nt_mode m)
 {
-    static const char *const names[] = {"throughput", "latency", "connections", "stalled"};
+    static const char *const names[] = {"throughput", "latency", "connections", "stalled", "joins"};
     return names[m];
 }
 
@@ -98,7 +99,7 @@ static void defaults(struct nt_options *o)
     o->proto = NT_PROTO_NATTER;
     o->mode = NT_MODE_THROUGHPUT;
     snprintf(o->host, sizeof(o->host), "127.0.0.1");
-    o->receivers = 100;
+    o->receivers = 0; /* the mode's default, once the mode is known */
     o->senders = 4;
     o->window = 16;
     o->size = 64;
@@ -116,8 +117,8 @@ static void defaults(struct nt_options *o)
 static void help(FILE *out)
 {
     fprintf(out, "usage: natter-bench [options]\n"
-                 "Load generator for natter, Redis pub/sub and NATS: every delivery is counted\n"
-                 "and checked for loss, duplicates, reordering and corruption.\n\n");
+                 "Load generator for natter, Redis pub/sub, NATS and IRC servers: every delivery\n"
+                 "is counted and checked for loss, duplicates, reordering and corruption.\n\n");
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         const struct opt *o = &table[i];
         char left[64];
@@ -166,26 +167,26 @@ static bool apply(struct nt_options *opts, const struct opt *o, const char *val,
     switch (o->type) {
     case OPT_PROTO: {
         enum nt_proto *p = (enum nt_proto *)(void *)(base + o->offset);
-        for (int i = 0; i <= NT_PROTO_NATS; i++) {
+        for (int i = 0; i <= NT_PROTO_IRC; i++) {
             if (strcmp(val, nt_proto_name((enum nt_proto)i)) == 0) {
                 *p = (enum nt_proto)i;
                 return true;
             }
         }
-        fprintf(err, "natter-bench: --proto: '%s' is not natter, redis or nats\n", val);
+        fprintf(err, "natter-bench: --proto: '%s' is not natter, redis, nats or irc\n", val);
         return false;
     }
     case OPT_MODE: {
         enum nt_mode *m = (enum nt_mode *)(void *)(base + o->offset);
-        for (int i = 0; i <= NT_MODE_STALLED; i++) {
+        for (int i = 0; i <= NT_MODE_JOINS; i++) {
             if (strcmp(val, nt_mode_name((enum nt_mode)i)) == 0) {
                 *m = (enum nt_mode)i;
                 return true;
             }
         }
         fprintf(err,
-                "natter-bench: --mode: '%s' is not throughput, latency, connections or "
-                "stalled\n",
+                "natter-bench: --mode: '%s' is not throughput, latency, connections, "
+                "stalled or joins\n",
                 val);
         return false;
     }
@@ -276,7 +277,10 @@ int nt_options_parse(struct nt_options *opts, int argc, char **argv, FILE *out, 
         if (!apply(opts, o, val, err))
             ok = false;
     }
-    if (ok && opts->mode != NT_MODE_CONNECTIONS && opts->senders == 0) {
+    if (opts->receivers == 0)
+        opts->receivers = opts->mode == NT_MODE_JOINS ? 2000 : 100;
+    bool idle = opts->mode == NT_MODE_CONNECTIONS || opts->mode == NT_MODE_JOINS;
+    if (ok && !idle && opts->senders == 0) {
         fprintf(err, "natter-bench: --senders must be at least 1 in %s mode\n",
                 nt_mode_name(opts->mode));
         ok = false;
@@ -285,7 +289,7 @@ int nt_options_parse(struct nt_options *opts, int argc, char **argv, FILE *out, 
         fprintf(err, "natter-bench: --stalled must be less than --receivers\n");
         ok = false;
     }
-    if (ok && opts->receivers * (opts->senders ? opts->senders : 1) > 10000000) {
+    if (ok && opts->receivers * (opts->senders && !idle ? opts->senders : 1) > 10000000) {
         /* Every receiver tracks every sender's sequence: 16 bytes each. */
         fprintf(err, "natter-bench: --receivers times --senders must not exceed 10,000,000\n");
         ok = false;
@@ -306,6 +310,20 @@ int nt_options_parse(struct nt_options *opts, int argc, char **argv, FILE *out, 
         fprintf(err, "natter-bench: --tls is not supported with --proto nats\n");
         ok = false;
     }
+    if (ok && opts->proto == NT_PROTO_IRC && opts->size > NT_IRC_PAYLOAD_MAX) {
+        /* The server prefixes ":NICK!USER@HOST PRIVMSG #CHANNEL :" within its 512 bytes. */
+        fprintf(err, "natter-bench: --size: at most %d with --proto irc (one IRC line)\n",
+                NT_IRC_PAYLOAD_MAX);
+        ok = false;
+    }
+    if (ok && opts->proto == NT_PROTO_IRC &&
+        (strlen(opts->channel) > NT_IRC_CHANNEL_MAX || strpbrk(opts->channel, ",:\a") != NULL)) {
+        fprintf(err,
+                "natter-bench: --channel: an IRC channel name of at most %d characters, "
+                "without ',', ':' or BEL (the '#' is added)\n",
+                NT_IRC_CHANNEL_MAX);
+        ok = false;
+    }
     if (ok && opts->tls_ca[0] && !opts->tls) {
         fprintf(err, "natter-bench: --tls-ca needs --tls\n");
         ok = false;
@@ -322,6 +340,7 @@ int nt_options_parse(struct nt_options *opts, int argc, char **argv, FILE *out, 
     if (ok && opts->port == 0)
         opts->port = opts->proto == NT_PROTO_REDIS  ? 6379
                      : opts->proto == NT_PROTO_NATS ? 4222
+                     : opts->proto == NT_PROTO_IRC  ? 6667
                                                     : 8888;
     return ok ? 0 : -1;
 }

@@ -7,15 +7,25 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum nt_proto { NT_PROTO_NATTER, NT_PROTO_REDIS, NT_PROTO_NATS };
-enum nt_mode { NT_MODE_THROUGHPUT, NT_MODE_LATENCY, NT_MODE_CONNECTIONS, NT_MODE_STALLED };
+enum nt_proto { NT_PROTO_NATTER, NT_PROTO_REDIS, NT_PROTO_NATS, NT_PROTO_IRC };
+enum nt_mode {
+    NT_MODE_THROUGHPUT,
+    NT_MODE_LATENCY,
+    NT_MODE_CONNECTIONS,
+    NT_MODE_STALLED,
+    NT_MODE_JOINS
+};
+
+/* IRC: a payload fits one 512-byte line with the sender's prefix and the channel. */
+#define NT_IRC_PAYLOAD_MAX 400
+#define NT_IRC_CHANNEL_MAX 49
 
 struct nt_options {
     enum nt_proto proto;
     enum nt_mode mode;
     char host[64];
-    uint64_t port; /* 0 = the protocol's usual port */
-    uint64_t receivers;
+    uint64_t port;      /* 0 = the protocol's usual port */
+    uint64_t receivers; /* 0 = the mode's default: 100, joins mode 2000 */
     uint64_t senders;
     uint64_t window;
     uint64_t size;
@@ -30,9 +40,9 @@ struct nt_options {
     uint64_t connect_burst;
     double setup_timeout; /* 0 = automatic */
     double settle;        /* connections mode: wait before sampling RSS */
-    char channel[64];
-    bool tls;          /* every connection speaks TLS */
-    char tls_ca[4096]; /* "": no certificate check; else verify against these PEM certs */
+    char channel[64];     /* Redis channel, NATS subject, IRC channel without its '#' */
+    bool tls;             /* every connection speaks TLS */
+    char tls_ca[4096];    /* "": no certificate check; else verify against these PEM certs */
     bool json;
     bool quiet;
 };

@@ -55,6 +55,9 @@ void nt_report_table(FILE *out, const struct nt_options *o, const struct nt_resu
     if (o->mode == NT_MODE_CONNECTIONS) {
         fprintf(out, "  %-26s %s idle clients, %u worker(s), %u source address(es)\n", "load",
                 group(a, sizeof(a), r->receivers), r->workers, r->sources);
+    } else if (o->mode == NT_MODE_JOINS) {
+        fprintf(out, "  %-26s %s clients join at once, %u worker(s), %u source address(es)\n",
+                "load", group(a, sizeof(a), r->receivers), r->workers, r->sources);
     } else {
         fprintf(out, "  %-26s %u receivers, %u senders", "load", r->receivers, r->senders);
         if (o->mode == NT_MODE_LATENCY)
@@ -68,8 +71,23 @@ void nt_report_table(FILE *out, const struct nt_options *o, const struct nt_resu
     if (o->tls)
         fprintf(out, "  %-26s %s, %s\n", "TLS", r->tls_info[0] ? r->tls_info : "no session",
                 o->tls_ca[0] ? "certificate verified" : "certificate not checked");
-    fprintf(out, "  %-26s %.2f s\n", "setup (connect + join)", r->setup_s);
-    if (o->mode == NT_MODE_CONNECTIONS) {
+    if (o->mode == NT_MODE_JOINS) {
+        fprintf(out, "  %-26s %.3f s until the last was in (%s joins/s)\n", "join storm",
+                r->setup_s, group(a, sizeof(a), (uint64_t)(r->joins_per_s + 0.5)));
+        if (r->has_server) {
+            fprintf(out, "  %-26s %.1f %% of a core, %.1f µs per join\n", "server CPU",
+                    r->server_cpu_pct, r->server_cpu_us_per_join);
+            fprintf(out, "  %-26s %s KiB before, %s KiB after: %.2f KiB per client\n", "server RSS",
+                    group(a, sizeof(a), r->rss_before_kib), group(b, sizeof(b), r->rss_kib),
+                    r->rss_per_conn_kib);
+        }
+        fprintf(out, "  %-26s %.1f %% of a core\n", "natter-bench CPU", r->self_cpu_pct);
+    } else {
+        fprintf(out, "  %-26s %.2f s\n", "setup (connect + join)", r->setup_s);
+    }
+    if (o->mode == NT_MODE_JOINS) {
+        /* the storm is all there is */
+    } else if (o->mode == NT_MODE_CONNECTIONS) {
         if (r->has_server) {
             fprintf(out, "  %-26s %s KiB before, %s KiB after: %.2f KiB per connection\n",
                     "server RSS", group(a, sizeof(a), r->rss_before_kib),
@@ -113,17 +131,21 @@ void nt_report_table(FILE *out, const struct nt_options *o, const struct nt_resu
         fputc('\n', out);
         checks_line(out, "checks, stalled ones", &r->stalled_k);
     }
-    fprintf(out, "  %-26s %s sent, %s of %s deliveries\n", "totals", group(a, sizeof(a), r->sent),
-            group(b, sizeof(b), r->total_deliveries), group(c, sizeof(c), r->expected_deliveries));
-    if (o->proto == NT_PROTO_NATTER && o->mode != NT_MODE_CONNECTIONS)
+    bool lines = o->proto == NT_PROTO_NATTER || o->proto == NT_PROTO_IRC;
+    bool idle = o->mode == NT_MODE_CONNECTIONS || o->mode == NT_MODE_JOINS;
+    if (o->mode != NT_MODE_JOINS)
+        fprintf(out, "  %-26s %s sent, %s of %s deliveries\n", "totals",
+                group(a, sizeof(a), r->sent), group(b, sizeof(b), r->total_deliveries),
+                group(c, sizeof(c), r->expected_deliveries));
+    if (lines && !idle)
         fprintf(out, "  %-26s %s (each sender also gets the others' lines)\n", "lines to senders",
                 group(a, sizeof(a), r->sender_lines));
-    if (o->proto == NT_PROTO_NATTER && o->mode != NT_MODE_CONNECTIONS && r->senders > 0 &&
-        r->msgs_per_s < 12.0 * r->senders && o->mode != NT_MODE_LATENCY)
+    if (lines && !idle && r->senders > 0 && r->msgs_per_s < 12.0 * r->senders &&
+        o->mode != NT_MODE_LATENCY)
         fprintf(out,
                 "  %-26s at most 12 messages/s per sender: if this is natter, its flood control\n"
-                "  %-26s may be pacing them (start it with --rate 0 --burst 0)\n",
-                "note", "");
+                "  %-26s may be pacing them (start it with --rate 0 --burst 0)%s\n",
+                "note", "", o->proto == NT_PROTO_IRC ? ", or an IRC server's" : "");
     if (o->proto == NT_PROTO_REDIS && r->pub_replies)
         fprintf(out, "  %-26s %s, fewest receivers in a reply %" PRIu64 "\n", "PUBLISH replies",
                 group(a, sizeof(a), r->pub_replies), r->pub_min_receivers);
@@ -171,6 +193,7 @@ void nt_report_json(FILE *out, const struct nt_options *o, const struct nt_resul
     const struct nt_hist *h = &r->hist;
     bool lat = h->count > 0, srv = r->has_server;
     bool conn = o->mode == NT_MODE_CONNECTIONS, stall = o->mode == NT_MODE_STALLED;
+    bool joins = o->mode == NT_MODE_JOINS, idle = conn || joins;
     fprintf(out, "{\"tool\":\"natter-bench\"");
     jstr(out, "proto", nt_proto_name(o->proto));
     jstr(out, "mode", nt_mode_name(o->mode));
@@ -194,11 +217,11 @@ void nt_report_json(FILE *out, const struct nt_options *o, const struct nt_resul
     ju(out, "workers", r->workers);
     ju(out, "sources", r->sources);
     jd(out, "setup_s", r->setup_s, true);
-    jd(out, "window_s", r->window_s, !conn);
+    jd(out, "window_s", r->window_s, !idle);
     ju(out, "deliveries", r->deliveries);
-    jd(out, "deliveries_per_s", r->deliveries_per_s, !conn);
+    jd(out, "deliveries_per_s", r->deliveries_per_s, !idle);
     ju(out, "msgs", r->msgs);
-    jd(out, "msgs_per_s", r->msgs_per_s, !conn);
+    jd(out, "msgs_per_s", r->msgs_per_s, !idle);
     ju(out, "sent", r->sent);
     ju(out, "total_deliveries", r->total_deliveries);
     ju(out, "expected_deliveries", r->expected_deliveries);
@@ -222,10 +245,10 @@ void nt_report_json(FILE *out, const struct nt_options *o, const struct nt_resul
     jd(out, "server_cpu_us", (double)r->server_cpu_us, srv && !conn);
     jd(out, "server_cpu_pct", r->server_cpu_pct, srv && !conn);
     jd(out, "server_cpu_us_per_delivery", r->server_cpu_us_per_delivery,
-       srv && !conn && r->deliveries);
+       srv && !idle && r->deliveries);
     jd(out, "rss_kib", (double)r->rss_kib, srv);
     jd(out, "bench_cpu_pct", r->self_cpu_pct, !conn);
-    jd(out, "bench_cpu_us_per_delivery", r->self_cpu_us_per_delivery, !conn && r->deliveries);
+    jd(out, "bench_cpu_us_per_delivery", r->self_cpu_us_per_delivery, !idle && r->deliveries);
     ju(out, "sender_lines", r->sender_lines);
     ju(out, "pub_replies", r->pub_replies);
     ju(out, "pub_min_receivers", r->pub_min_receivers);
@@ -247,6 +270,12 @@ void nt_report_json(FILE *out, const struct nt_options *o, const struct nt_resul
         ju(out, "stalled_loss", r->stalled_k.lost);
         ju(out, "stalled_corrupt", r->stalled_k.corrupt);
         ju(out, "stalled_goodbyes", r->stalled_k.goodbyes);
+    }
+    if (joins) {
+        jd(out, "joins_per_s", r->joins_per_s, true);
+        jd(out, "server_cpu_us_per_join", r->server_cpu_us_per_join, srv);
+        jd(out, "rss_before_kib", (double)r->rss_before_kib, srv);
+        jd(out, "rss_per_conn_kib", r->rss_per_conn_kib, srv);
     }
     if (conn) {
         jd(out, "rss_before_kib", (double)r->rss_before_kib, srv);

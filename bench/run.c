@@ -242,22 +242,28 @@ static ssize_t ctl_recv(struct ctl *c, char *dst, size_t cap)
     }
 }
 
-/* Reads until the buffer holds needle; drops everything up to and including it. */
-static int ctl_expect(struct ctl *c, const char *needle, uint64_t deadline)
+/* Reads until the buffer holds needle (or other, when not NULL); drops everything up to and
+ * including it. */
+static int ctl_expect_any(struct ctl *c, const char *needle, const char *other, uint64_t deadline)
 {
-    size_t nl = strlen(needle);
+    size_t nl = strlen(needle), ol = other ? strlen(other) : 0, keep = nl > ol ? nl : ol;
     for (;;) {
-        for (size_t i = 0; i + nl <= c->len; i++) {
-            if (memcmp(c->buf + i, needle, nl) == 0) {
-                memmove(c->buf, c->buf + i + nl, c->len - i - nl);
-                c->len -= i + nl;
+        for (size_t i = 0; i < c->len; i++) {
+            size_t got = 0;
+            if (i + nl <= c->len && memcmp(c->buf + i, needle, nl) == 0)
+                got = nl;
+            else if (other && i + ol <= c->len && memcmp(c->buf + i, other, ol) == 0)
+                got = ol;
+            if (got) {
+                memmove(c->buf, c->buf + i + got, c->len - i - got);
+                c->len -= i + got;
                 return 0;
             }
         }
         if (c->len == sizeof(c->buf)) {
             /* keep the tail that may hold the start of needle */
-            memmove(c->buf, c->buf + c->len - nl, nl);
-            c->len = nl;
+            memmove(c->buf, c->buf + c->len - keep, keep);
+            c->len = keep;
         }
         ssize_t n = ctl_recv(c, c->buf + c->len, sizeof(c->buf) - c->len);
         if (n > 0) {
@@ -274,6 +280,27 @@ static int ctl_expect(struct ctl *c, const char *needle, uint64_t deadline)
         if (rc != 0)
             return rc;
     }
+}
+
+static int ctl_expect(struct ctl *c, const char *needle, uint64_t deadline)
+{
+    return ctl_expect_any(c, needle, NULL, deadline);
+}
+
+/* IRC: registers as nick, waits for the end of the MOTD, joins the channel and waits for its
+ * 366 (the server then has us in it). */
+static int ctl_irc_join(struct nt_bench *b, struct ctl *c, const char *nick, uint64_t deadline)
+{
+    char line[2 * NT_NAME_MAX + 48];
+    int n = snprintf(line, sizeof(line), "NICK %s\r\nUSER %s 0 * :natter-bench\r\n", nick, nick);
+    int rc = ctl_send(c, line, (size_t)n, deadline);
+    if (rc == 0)
+        rc = ctl_expect_any(c, " 376 ", " 422 ", deadline);
+    if (rc == 0)
+        rc = ctl_send(c, b->recv_hello, b->recv_hello_len, deadline);
+    if (rc == 0)
+        rc = ctl_expect(c, " 366 ", deadline);
+    return rc;
 }
 
 /* Reads and drops whatever is there (notices), so the server never sees us as slow. */
@@ -375,6 +402,15 @@ static void build_frames(struct nt_bench *b)
         memcpy(b->pub_suf, "\r\n", 2);
         b->pub_suf_len = 2;
         break;
+    case NT_PROTO_IRC:
+        /* Senders: "PRIVMSG #channel :PAYLOAD"; receivers get ":NICK!USER@HOST" + msg_pre +
+         * PAYLOAD (the prefix differs from server to server; only the nick is checked). */
+        n1 = snprintf(b->pub_pre, sizeof(b->pub_pre), "PRIVMSG #%s :", o->channel);
+        n2 = snprintf(b->msg_pre, sizeof(b->msg_pre), " PRIVMSG #%s :", o->channel);
+        n3 = snprintf(b->recv_hello, sizeof(b->recv_hello), "JOIN #%s\r\n", o->channel);
+        memcpy(b->pub_suf, "\r\n", 2);
+        b->pub_suf_len = 2;
+        break;
     case NT_PROTO_NATS:
         n1 = snprintf(b->pub_pre, sizeof(b->pub_pre), "PUB %s %zu\r\n", o->channel, size);
         n2 = snprintf(b->msg_pre, sizeof(b->msg_pre), "MSG %s 1 %zu\r\n", o->channel, size);
@@ -408,7 +444,8 @@ static int init_bench(struct nt_bench *b, const struct nt_options *o)
     }
     nt_payload_fmt_init(&b->fmt, o->size);
     make_tag(b->tag);
-    bool conns = o->mode == NT_MODE_CONNECTIONS;
+    b->name_sep = '_'; /* names follow the IRC nick rules at every door: no '.' */
+    bool conns = o->mode == NT_MODE_CONNECTIONS || o->mode == NT_MODE_JOINS;
     b->n_recv = (uint32_t)o->receivers;
     b->n_send = conns ? 0 : (uint32_t)o->senders;
     b->n_track = conns ? 1 : b->n_send;
@@ -450,7 +487,7 @@ static int init_bench(struct nt_bench *b, const struct nt_options *o)
             return -1;
         for (uint32_t i = 0; i < b->ring; i++)
             atomic_init(&sh->slots[i], 0);
-        int n = snprintf(sh->name, sizeof(sh->name), "s%u.%s", s, b->tag);
+        int n = snprintf(sh->name, sizeof(sh->name), "s%u%c%s", s, b->name_sep, b->tag);
         sh->name_len = (uint32_t)n;
     }
     for (uint32_t i = 0; i < b->n_recv; i++)
@@ -511,6 +548,11 @@ static int join_all(struct nt_bench *b, struct ctl *ctl, uint64_t deadline, char
                     size_t marker_size)
 {
     uint64_t total = (uint64_t)b->n_recv + b->n_send;
+    if (b->opt->proto == NT_PROTO_IRC) {
+        /* No marker: a connection is in the channel at its 366. This names the broadcaster of
+         * connections mode. */
+        snprintf(marker, marker_size, "m1%c%s", b->name_sep, b->tag);
+    }
     while (sum_named(b) < total) {
         if (atomic_load(&b->failed))
             return -1;
@@ -526,7 +568,9 @@ static int join_all(struct nt_bench *b, struct ctl *ctl, uint64_t deadline, char
         if (nt_now_ns() > deadline) {
             nt_bench_fail(b, "set-up timed out: %llu of %llu connections sent their %s",
                           (unsigned long long)sum_named(b), (unsigned long long)total,
-                          b->opt->proto == NT_PROTO_NATTER ? "name" : "handshake");
+                          b->opt->proto == NT_PROTO_NATTER ? "name"
+                          : b->opt->proto == NT_PROTO_IRC  ? "registration (001)"
+                                                           : "handshake");
             return -1;
         }
         sleep_until(nt_now_ns() + POLL_NS);
@@ -535,7 +579,7 @@ static int join_all(struct nt_bench *b, struct ctl *ctl, uint64_t deadline, char
     uint64_t last = 0, last_change = nt_now_ns();
     for (;;) {
         if (b->opt->proto == NT_PROTO_NATTER && ctl->fd < 0) {
-            snprintf(marker, marker_size, "m%u.%s", ++gen, b->tag);
+            snprintf(marker, marker_size, "m%u%c%s", ++gen, b->name_sep, b->tag);
             ctl->name = "marker client";
             int rc = ctl_open(b, ctl, deadline);
             if (rc == 0)
@@ -584,9 +628,25 @@ static int run_connections(struct nt_bench *b, struct ctl *ctl, const char *mark
                            struct nt_result *res)
 {
     const struct nt_options *o = b->opt;
+    uint64_t deadline = nt_now_ns() + 10 * NS_PER_S + (uint64_t)b->n_recv * 100000u;
+    int rc = 0;
+    if (o->proto == NT_PROTO_IRC) {
+        /* The broadcaster must be in the channel (+n: only members may send), and its JOIN is
+         * itself sent to every member: it joins before the settle, not inside the measured
+         * broadcast. */
+        ctl->name = "broadcast client";
+        rc = ctl_open(b, ctl, deadline);
+        if (rc == 0)
+            rc = ctl_irc_join(b, ctl, marker, deadline);
+        if (rc != 0) {
+            nt_bench_fail(b, "broadcast client: %s", strerror(-rc));
+            return -1;
+        }
+    }
     /* Let the server finish writing and freeing what the joins left behind: servers shrink
      * the buffers of idle clients after a while (Redis: query buffers idle for 2 s). */
     sleep_until(nt_now_ns() + (uint64_t)(o->settle * 1e9));
+    ctl_discard(ctl);
     if (o->server_pid) {
         if (nt_proc_rss_kib((pid_t)o->server_pid, &res->rss_kib) == 0) {
             res->rss_per_conn_kib =
@@ -599,7 +659,7 @@ static int run_connections(struct nt_bench *b, struct ctl *ctl, const char *mark
                     (unsigned long long)o->server_pid);
         }
     }
-    uint64_t deadline = nt_now_ns() + 10 * NS_PER_S + (uint64_t)b->n_recv * 100000u;
+    deadline = nt_now_ns() + 10 * NS_PER_S + (uint64_t)b->n_recv * 100000u;
     char payload[NT_PAYLOAD_MAX];
     char frame[NT_PAYLOAD_MAX + 256];
     size_t n = 0;
@@ -610,7 +670,6 @@ static int run_connections(struct nt_bench *b, struct ctl *ctl, const char *mark
     set_phase(b, NT_PHASE_MEASURE); /* so the fan-out latency is recorded */
     uint64_t t0 = nt_now_ns();
     nt_payload_encode(&b->fmt, payload, 0, 0, t0);
-    int rc = 0;
     switch (o->proto) {
     case NT_PROTO_NATTER:
         memcpy(frame, payload, o->size);
@@ -619,8 +678,11 @@ static int run_connections(struct nt_bench *b, struct ctl *ctl, const char *mark
         break;
     case NT_PROTO_REDIS:
     case NT_PROTO_NATS:
-        ctl->name = "broadcast client";
-        rc = ctl_open(b, ctl, deadline);
+    case NT_PROTO_IRC:
+        if (o->proto != NT_PROTO_IRC) {
+            ctl->name = "broadcast client";
+            rc = ctl_open(b, ctl, deadline);
+        }
         if (rc == 0 && o->proto == NT_PROTO_NATS)
             rc = ctl_send(ctl, b->send_hello, b->send_hello_len, deadline);
         memcpy(frame, b->pub_pre, b->pub_pre_len);
@@ -647,6 +709,34 @@ static int run_connections(struct nt_bench *b, struct ctl *ctl, const char *mark
     res->bcast_received = sum_deliv(b, 0);
     set_phase(b, NT_PHASE_DRAIN);
     return 0;
+}
+
+/* joins mode: every client is in (res->setup_s says when); the server's CPU time over the
+ * storm and its memory afterwards. cpu0, self0: the CPU times before the first connect. */
+static void end_joins(struct nt_bench *b, struct nt_result *res, uint64_t cpu0, uint64_t self0,
+                      bool cpu_ok)
+{
+    const struct nt_options *o = b->opt;
+    uint64_t cpu1 = sample_cpu(b, &cpu_ok), self1 = nt_self_cpu_us();
+    if (o->server_pid && nt_proc_rss_kib((pid_t)o->server_pid, &res->rss_kib) != 0)
+        cpu_ok = false;
+    res->joins_per_s = res->setup_s > 0 ? (double)b->n_recv / res->setup_s : 0;
+    res->self_cpu_us = self1 - self0;
+    res->self_cpu_pct = res->setup_s > 0 ? (double)res->self_cpu_us / 1e4 / res->setup_s : 0;
+    res->has_server = o->server_pid != 0 && cpu_ok;
+    if (o->server_pid && !cpu_ok)
+        fprintf(stderr,
+                "natter-bench: warning: cannot read /proc/%llu (did the server exit?): "
+                "no server figures\n",
+                (unsigned long long)o->server_pid);
+    if (res->has_server) {
+        res->server_cpu_us = cpu1 - cpu0;
+        res->server_cpu_pct =
+            res->setup_s > 0 ? (double)res->server_cpu_us / 1e4 / res->setup_s : 0;
+        res->server_cpu_us_per_join = (double)res->server_cpu_us / (double)b->n_recv;
+        res->rss_per_conn_kib =
+            ((double)res->rss_kib - (double)res->rss_before_kib) / (double)b->n_recv;
+    }
 }
 
 /* throughput, latency, stalled: warm up, measure, drain. */
@@ -896,6 +986,9 @@ int nt_run(const struct nt_options *o, struct nt_result *res)
         }
     }
 
+    /* joins mode measures the server over the set-up itself. */
+    bool cpu_ok = true;
+    uint64_t cpu0 = sample_cpu(b, &cpu_ok), self0 = nt_self_cpu_us();
     uint64_t t_setup = nt_now_ns();
     for (; started < (int)b->n_workers; started++) {
         rc = nt_worker_start(&b->workers[started]);
@@ -913,7 +1006,9 @@ int nt_run(const struct nt_options *o, struct nt_result *res)
     if (rc == 0) {
         progress("all %llu connections joined in %.2f s", (unsigned long long)b->n_recv + b->n_send,
                  res->setup_s);
-        if (o->mode == NT_MODE_CONNECTIONS) {
+        if (o->mode == NT_MODE_JOINS) {
+            end_joins(b, res, cpu0, self0, cpu_ok);
+        } else if (o->mode == NT_MODE_CONNECTIONS) {
             rc = run_connections(b, &ctl, marker, res);
         } else {
             ctl_close(&ctl); /* its leave notice is ignored like any other */

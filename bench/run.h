@@ -35,9 +35,9 @@ struct nt_result {
     struct nt_counters active;    /* receivers that never stalled */
     struct nt_counters stalled_k; /* the stalled ones (stalled mode) */
     uint64_t senders_closed;
-    uint32_t active_left;                    /* natter: leave notices for active receivers */
-    uint32_t senders_left;                   /* natter: leave notices for senders */
-    uint64_t sender_lines;                   /* natter: lines the senders got from each other */
+    uint32_t active_left;  /* natter: leave notices for active receivers; IRC: QUIT, KICK */
+    uint32_t senders_left; /* natter: leave notices for senders; IRC: QUIT, KICK */
+    uint64_t sender_lines; /* natter, IRC: lines the senders got from each other */
     uint64_t pub_replies, pub_min_receivers; /* Redis */
     uint64_t server_errors;
     char server_error[160];
@@ -62,6 +62,11 @@ struct nt_result {
     uint32_t stalled_left;                 /* natter: their leave notices */
     double cut_after_s;                    /* first sign of a cut after the stall began; <0 none */
     const char *cut_seen_by;               /* "leave notice", "PUBLISH count", "EOF", "" */
+
+    /* joins mode: setup_s is the storm; server_cpu_us, _pct, rss_kib, rss_per_conn_kib,
+     * self_cpu_us, _pct are over it too */
+    double joins_per_s;
+    double server_cpu_us_per_join;
 
     /* connections mode */
     uint64_t rss_before_kib;

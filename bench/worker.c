@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* worker.c - one I/O thread: its connections, an epoll loop, the senders and the receive path.
- * The three protocols' parsers live here too, next to the per-delivery code they call. */
+ * The four protocols' parsers live here too, next to the per-delivery code they call. */
 
 /* Linux only: epoll, eventfd, IP_BIND_ADDRESS_NO_PORT, prctl. */
 #define _GNU_SOURCE
@@ -324,9 +324,11 @@ static void mark_ready(struct nt_worker *w, struct nt_conn *c)
                           memory_order_relaxed);
 }
 
-static void natter_name(const struct nt_bench *b, const struct nt_conn *c, char *out, size_t size)
+/* "r12_TAG": a name that is a valid natter name and IRC nick. */
+static void conn_name(const struct nt_bench *b, const struct nt_conn *c, char *out, size_t size)
 {
-    snprintf(out, size, "%c%u.%s", c->role == NT_ROLE_RECV ? 'r' : 's', c->idx, b->tag);
+    snprintf(out, size, "%c%u%c%s", c->role == NT_ROLE_RECV ? 'r' : 's', c->idx, b->name_sep,
+             b->tag);
 }
 
 static int open_conn(struct nt_worker *w, struct nt_conn *c)
@@ -405,6 +407,16 @@ static void start_proto(struct nt_worker *w, struct nt_conn *c)
             mark_ready(w, c);
         }
         break;
+    case NT_PROTO_IRC: {
+        /* Registration needs no answer first; the JOIN waits for the end of the MOTD. */
+        char name[NT_NAME_MAX], line[2 * NT_NAME_MAX + 48];
+        conn_name(b, c, name, sizeof(name));
+        int n =
+            snprintf(line, sizeof(line), "NICK %s\r\nUSER %s 0 * :natter-bench\r\n", name, name);
+        c->state = NT_ST_HELLO;
+        send_small(w, c, line, (size_t)n);
+        break;
+    }
     }
 }
 
@@ -554,12 +566,13 @@ static void on_payload(struct nt_worker *w, struct nt_conn *c, const char *paylo
 /* ------------------------------------------------------------------------------------------ */
 /* natter */
 
-/* Parses "r12.TAG" / "s3.TAG" / "m1.TAG": the role letter and number, or false. */
+/* Parses "r12_TAG" / "s3_TAG" / "m1_TAG": the role letter and number, or false. */
 static bool our_name(const struct nt_bench *b, const char *name, size_t len, char *role,
                      uint32_t *idx)
 {
     size_t tl = strlen(b->tag);
-    if (len < tl + 3 || name[len - tl - 1] != '.' || memcmp(name + len - tl, b->tag, tl) != 0)
+    if (len < tl + 3 || name[len - tl - 1] != b->name_sep ||
+        memcmp(name + len - tl, b->tag, tl) != 0)
         return false;
     uint64_t v = 0;
     size_t digits = len - tl - 2;
@@ -571,6 +584,24 @@ static bool our_name(const struct nt_bench *b, const char *name, size_t len, cha
     *role = name[0];
     *idx = (uint32_t)v;
     return true;
+}
+
+/* Someone left (natter's leave notice, IRC's QUIT or KICK): if it is one of ours, record it
+ * (stalled mode looks for the server cutting a stalled reader off). */
+static void note_left(struct nt_bench *b, const char *name, size_t name_len)
+{
+    char role;
+    uint32_t idx;
+    if (!our_name(b, name, name_len, &role, &idx))
+        return;
+    if (role == 'r' && idx < b->n_recv) {
+        if (atomic_exchange(&b->left_recv[idx], 1) == 0 && idx < b->n_stalled) {
+            uint64_t zero = 0;
+            atomic_compare_exchange_strong(&b->first_stalled_left_ns, &zero, nt_now_ns());
+        }
+    } else if (role == 's' && idx < b->n_send) {
+        atomic_store(&b->left_send[idx], 1);
+    }
 }
 
 /* A line "*** ... ***": a join (the marker's tells a joining connection it is in), a leave (of
@@ -604,16 +635,8 @@ static void natter_notice(struct nt_worker *w, struct nt_conn *c, const char *li
         return;
     }
     /* " has left the chat ***", or " has left the chat (REASON) ***" after /quit REASON */
-    if (rest >= ll && memcmp(sp, LEFT, ll - 4) == 0 && our_name(b, name, name_len, &role, &idx)) {
-        if (role == 'r' && idx < b->n_recv) {
-            if (atomic_exchange(&b->left_recv[idx], 1) == 0 && idx < b->n_stalled) {
-                uint64_t zero = 0;
-                atomic_compare_exchange_strong(&b->first_stalled_left_ns, &zero, nt_now_ns());
-            }
-        } else if (role == 's' && idx < b->n_send) {
-            atomic_store(&b->left_send[idx], 1);
-        }
-    }
+    if (rest >= ll && memcmp(sp, LEFT, ll - 4) == 0)
+        note_left(b, name, name_len);
 }
 
 static void natter_line(struct nt_worker *w, struct nt_conn *c, const char *line, size_t len)
@@ -660,7 +683,7 @@ static size_t parse_natter(struct nt_worker *w, struct nt_conn *c, const char *p
         s += pl;
         answered(w, c);
         char name[NT_NAME_MAX + 2];
-        natter_name(w->b, c, name, sizeof(name) - 1);
+        conn_name(w->b, c, name, sizeof(name) - 1);
         size_t nl = strlen(name);
         name[nl++] = '\n';
         c->state = NT_ST_JOINING;
@@ -974,6 +997,163 @@ static size_t parse_nats(struct nt_worker *w, struct nt_conn *c, const char *p, 
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* IRC (RFC 1459/2812 client protocol) */
+
+/* The next space-separated word of [*p, end): its start and length; *p moves past it and the
+ * spaces after it. */
+static size_t irc_word(const char **p, const char *end, const char **word)
+{
+    const char *q = *p;
+    *word = q;
+    const char *sp = memchr(q, ' ', (size_t)(end - q));
+    size_t n = sp ? (size_t)(sp - q) : (size_t)(end - q);
+    q += n;
+    while (q < end && *q == ' ')
+        q++;
+    *p = q;
+    return n;
+}
+
+static bool irc_is(const char *word, size_t len, const char *what)
+{
+    size_t n = strlen(what);
+    return len == n && memcmp(word, what, n) == 0;
+}
+
+/* Any line but a PRIVMSG of the size we send to the channel: registration, numerics, PING,
+ * ERROR, others' JOIN/PART/QUIT/MODE/NOTICE (ignored, except that a QUIT or KICK of one of ours
+ * is recorded like natter's leave notice). */
+static void irc_other(struct nt_worker *w, struct nt_conn *c, const char *line, size_t len)
+{
+    struct nt_bench *b = w->b;
+    int k = c->role == NT_ROLE_RECV && c->is_stalled;
+    const char *p = line, *end = line + len, *src = NULL, *cmd;
+    size_t src_len = 0;
+    /* Any line from the server means it accepted the connection. */
+    answered(w, c);
+    if (p < end && *p == '@') { /* IRCv3 tags: none asked for, but skip them */
+        const char *tags;
+        irc_word(&p, end, &tags);
+    }
+    if (p < end && *p == ':') {
+        p++;
+        src_len = irc_word(&p, end, &src);
+    }
+    size_t cmd_len = irc_word(&p, end, &cmd);
+    if (cmd_len == 0)
+        return; /* an empty line */
+    if (irc_is(cmd, cmd_len, "PING")) {
+        char pong[560];
+        size_t n = (size_t)(end - p) < 500 ? (size_t)(end - p) : 500;
+        int m = snprintf(pong, sizeof(pong), "PONG %.*s\r\n", (int)n, p);
+        send_small(w, c, pong, (size_t)m);
+        return;
+    }
+    if (irc_is(cmd, cmd_len, "ERROR")) {
+        if (is_setup(c)) {
+            setup_error(w, c, "the server closed the link", line, len);
+            return;
+        }
+        w->k[k].goodbyes++;
+        if (!c->is_cut) {
+            c->is_cut = true;
+            c->cut_ns = nt_now_ns();
+        }
+        return;
+    }
+    if (cmd_len == 3 && cmd[0] >= '0' && cmd[0] <= '9' && cmd[1] >= '0' && cmd[1] <= '9' &&
+        cmd[2] >= '0' && cmd[2] <= '9') {
+        int num = (cmd[0] - '0') * 100 + (cmd[1] - '0') * 10 + (cmd[2] - '0');
+        if (num == 1 && c->state == NT_ST_HELLO) {
+            c->state = NT_ST_MOTD;
+            mark_named(w, c);
+        } else if ((num == 376 || num == 422) && c->state == NT_ST_MOTD) {
+            /* The end of the MOTD, or no MOTD: registration is over. */
+            c->state = NT_ST_JOINING;
+            send_small(w, c, b->recv_hello, b->recv_hello_len);
+        } else if (num == 366 && c->state == NT_ST_JOINING) {
+            /* End of NAMES: the server has us in the channel, so every later PRIVMSG to it
+             * reaches us. */
+            mark_ready(w, c);
+        } else if (num >= 400 && num < 600) {
+            /* An error reply: a refused nick (432, 433), a channel we cannot join (471..477), a
+             * message the server would not relay (404), a flood limit... */
+            server_error(w, line, len);
+            if (is_setup(c))
+                setup_error(w, c, "server error", line, len);
+        }
+        return;
+    }
+    if (irc_is(cmd, cmd_len, "QUIT")) {
+        if (src != NULL) {
+            const char *bang = memchr(src, '!', src_len);
+            note_left(b, src, bang ? (size_t)(bang - src) : src_len);
+        }
+        return;
+    }
+    if (irc_is(cmd, cmd_len, "KICK")) {
+        const char *chan, *nick;
+        irc_word(&p, end, &chan);
+        size_t nick_len = irc_word(&p, end, &nick);
+        note_left(b, nick, nick_len);
+        return;
+    }
+    if (irc_is(cmd, cmd_len, "PRIVMSG") && c->state == NT_ST_READY) {
+        /* To the channel but not a payload of our size: damaged; anything else: unexpected. */
+        const char *target;
+        size_t target_len = irc_word(&p, end, &target);
+        size_t cl = strlen(b->opt->channel);
+        if (target_len == cl + 1 && target[0] == '#' &&
+            memcmp(target + 1, b->opt->channel, cl) == 0 && c->role == NT_ROLE_RECV)
+            w->k[k].corrupt++;
+        else
+            w->k[k].unexpected++;
+        return;
+    }
+    /* JOIN, PART, MODE, NOTICE, NICK, TOPIC, PONG, CAP, ...: nothing to do. */
+}
+
+/* One line without its CR LF. The common case first: ":NICK!USER@HOST PRIVMSG #channel
+ * :PAYLOAD" with a payload of our size, which a receiver checks (the nick must be the sender's
+ * whose id the payload carries) and a sender counts. */
+static void irc_line(struct nt_worker *w, struct nt_conn *c, const char *line, size_t len)
+{
+    struct nt_bench *b = w->b;
+    const size_t size = b->fmt.size, mid = b->msg_pre_len;
+    if (len > size + mid && line[0] == ':' && c->state == NT_ST_READY &&
+        memcmp(line + len - size - mid, b->msg_pre, mid) == 0) {
+        if (c->role == NT_ROLE_SEND) {
+            w->sender_lines++;
+            return;
+        }
+        const char *nick = line + 1, *src_end = line + len - size - mid;
+        const char *bang = memchr(nick, '!', (size_t)(src_end - nick));
+        on_payload(w, c, line + len - size, nick,
+                   bang ? (size_t)(bang - nick) : (size_t)(src_end - nick));
+        return;
+    }
+    irc_other(w, c, line, len);
+}
+
+static size_t parse_irc(struct nt_worker *w, struct nt_conn *c, const char *p, size_t len)
+{
+    const char *s = p, *end = p + len;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        if (nl == NULL)
+            break;
+        size_t ll = (size_t)(nl - s);
+        if (ll > 0 && s[ll - 1] == '\r')
+            ll--;
+        irc_line(w, c, s, ll);
+        s = nl + 1;
+        if (c->state == NT_ST_DEAD)
+            return len;
+    }
+    return (size_t)(s - p);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Reading */
 
 static void keep_carry(struct nt_worker *w, struct nt_conn *c, const char *p, size_t len)
@@ -1019,6 +1199,9 @@ static void parse(struct nt_worker *w, struct nt_conn *c, char *start, size_t to
         break;
     case NT_PROTO_REDIS:
         used = parse_redis(w, c, start, total);
+        break;
+    case NT_PROTO_IRC:
+        used = parse_irc(w, c, start, total);
         break;
     default:
         used = parse_nats(w, c, start, total);
