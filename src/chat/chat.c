@@ -647,6 +647,16 @@ static void cmd_oper(struct nt_chat *chat, struct nt_member *m, const char *arg,
     }
 }
 
+/* Whether a and b are in one room together. */
+static bool shares_room(const struct nt_member *a, const struct nt_member *b)
+{
+    for (const struct nt_list *node = b->seats.next; node && node != &b->seats; node = node->next) {
+        if (nt_hub_seat(a, NT_CONTAINER_OF_CONST(node, struct nt_seat, member_link)->room) != NULL)
+            return true;
+    }
+    return false;
+}
+
 /* Drops target with a kick or ban event to its room (§7.10). */
 static void kick(struct nt_chat *chat, struct nt_member *m, struct nt_member *target,
                  enum nt_event_kind kind, const char *why, size_t why_len, const char *reason)
@@ -667,7 +677,7 @@ static void kick(struct nt_chat *chat, struct nt_member *m, struct nt_member *ta
         sb_add(&b, why, why_len);
         sb_str(&b, ")");
     }
-    if (target->room == NULL || nt_hub_seat(m, target->room) == NULL) /* told elsewhere too */
+    if (!shares_room(m, target)) /* an operator elsewhere is told too, once */
         reply(chat, m, "%s%s", target->name, b.p);
     NT_INFO("conn=%llu peer=%s name=%s%s", (unsigned long long)target->id, target->peer,
             target->name, b.p);

@@ -190,8 +190,12 @@ static void add_text_lines(struct buf *b, const struct nt_event *ev, unsigned fm
                            const char *cmd, const char *target, size_t target_len, bool is_room,
                            bool is_action)
 {
-    size_t head = 1 + ev->actor_len + 1 + ev->actor_len + 1 + strlen(SERVER) + 1 + strlen(cmd) + 1 +
-                  (is_room ? 1 : 0) + target_len + 2;
+    /* The source: the actor's ":NICK!user@natter ", or the server's ":natter " (is_server). */
+    bool is_server = ev->kind == NT_EV_NOTICE;
+    size_t source = is_server ? 1 + strlen(SERVER) + 1
+                              : 1 + ev->actor_len + 1 + ev->actor_len + 1 + strlen(SERVER) + 1;
+    size_t head =
+        source + strlen(cmd) + (target != NULL ? 1 + (is_room ? 1 : 0) + target_len : 0) + 2;
     size_t wrap = is_action ? 9 : 0; /* "\x01ACTION " + "\x01" */
     size_t room = IRC_LINE - 2 - head - wrap;
     if (head + wrap + 2 + 4 > IRC_LINE)
@@ -207,12 +211,17 @@ static void add_text_lines(struct buf *b, const struct nt_event *ev, unsigned fm
                 n = left < room ? left : room;
         }
         add_tags(b, ev, fmt_bits);
-        add_source(b, ev->actor, ev->actor_len);
+        if (is_server)
+            buf_str(b, ":" SERVER " ");
+        else
+            add_source(b, ev->actor, ev->actor_len);
         buf_str(b, cmd);
-        buf_add(b, " ", 1);
-        if (is_room)
-            buf_add(b, "#", 1);
-        buf_add(b, target, target_len);
+        if (target != NULL) {
+            buf_add(b, " ", 1);
+            if (is_room)
+                buf_add(b, "#", 1);
+            buf_add(b, target, target_len);
+        }
         buf_add(b, " :", 2);
         if (is_action)
             buf_add(b,
@@ -335,9 +344,8 @@ struct nt_msg *nt_irc_encode(const struct nt_event *ev, unsigned fmt_bits)
         add_simple(&b, ev, fmt_bits, a, al, "AWAY", NULL, 0, false, ev->text, ev->text_len,
                    ev->text_len > 0);
         break;
-    case NT_EV_WALL:
-        add_simple(&b, ev, fmt_bits, a, al, "WALLOPS", NULL, 0, false, ev->text, ev->text_len,
-                   true);
+    case NT_EV_WALL: /* a long /wall goes as several WALLOPS, like a long line */
+        add_text_lines(&b, ev, fmt_bits, "WALLOPS", NULL, 0, false, false);
         break;
     case NT_EV_TAGMSG:
         if (!(fmt_bits & NT_IRC_FMT_TAGS))
@@ -350,18 +358,13 @@ struct nt_msg *nt_irc_encode(const struct nt_event *ev, unsigned fmt_bits)
                        false);
         break;
     case NT_EV_NOTICE:
-    default: { /* a server reply to one member: ":natter NOTICE NICK :TEXT" */
-        add_tags(&b, ev, fmt_bits & NT_IRC_FMT_TIME);
-        buf_str(&b, ":" SERVER " NOTICE ");
+    default: /* a server reply to one member: ":natter NOTICE NICK :TEXT", split if long */
         if (ev->target_len > 0)
-            buf_add(&b, ev->target, ev->target_len);
+            add_text_lines(&b, ev, fmt_bits & NT_IRC_FMT_TIME, "NOTICE", ev->target, ev->target_len,
+                           false, false);
         else
-            buf_add(&b, "*", 1);
-        buf_add(&b, " :", 2);
-        buf_add(&b, ev->text, ev->text_len);
-        buf_add(&b, "\r\n", 2);
+            add_text_lines(&b, ev, fmt_bits & NT_IRC_FMT_TIME, "NOTICE", "*", 1, false, false);
         break;
-    }
     }
     return buf_msg(&b);
 }
