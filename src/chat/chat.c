@@ -461,6 +461,29 @@ static void cmd_who(struct nt_chat *chat, struct nt_member *m, const char *arg, 
     reply(chat, m, "%zu %s in %zu %s:", people, people == 1 ? "person" : "people", hub->n_rooms,
           hub->n_rooms == 1 ? "room" : "rooms");
     each_room(chat, m, who_line);
+    /* IRC users may be in no room; they are people of the chat too (PROTOCOL.md §7.3). */
+    struct sbuf b = {0};
+    size_t n = 0;
+    for (const struct nt_list *node = chat->members.next; node != &chat->members;
+         node = node->next) {
+        const struct nt_member *o = NT_CONTAINER_OF_CONST(node, struct nt_member, all_link);
+        if (o->n_seats > 0)
+            continue;
+        if (n < NT_CHAT_LIST_MAX) {
+            sb_str(&b, n > 0 ? ", " : "");
+            sb_add(&b, o->name, o->name_len);
+        }
+        n++;
+    }
+    if (n == 0)
+        return;
+    struct sbuf line = {0};
+    sb_printf(&line, "in no room (%zu): ", n);
+    sb_add(&line, b.p, b.len);
+    if (n > NT_CHAT_LIST_MAX)
+        sb_printf(&line, " and %zu more", n - NT_CHAT_LIST_MAX);
+    free(b.p);
+    send_notice(chat, m, &line);
 }
 
 static void rooms_line(struct nt_chat *chat, struct nt_member *m, const struct nt_room *room)

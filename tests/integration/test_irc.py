@@ -1692,3 +1692,20 @@ def test_ircs_registration_and_chat_with_a_line_user(start_server, tls_cert):
     bob.send("QUIT :done")
     bob.expect_error("Quit: done")
     alice.expect_line(notice("bob has left the chat (done)"))
+
+
+def test_line_who_star_names_irc_users_in_no_channel(doors):  # PROTOCOL.md §7.3, §8.1
+    alice, = in_lobby(doors, "Alice")
+    loner = doors.irc("loner")  # registered, in no channel
+    irc_in(doors, "joined", "#lobby", [alice])
+    alice.send("/who *")
+    alice.expect_line(notice("3 people in 1 room:"))
+    alice.expect_line(notice("lobby (2): Alice, joined"))
+    alice.expect_line(notice("in no room (1): loner"))
+    loner.send("JOIN #lobby")
+    alice.expect_line(notice("loner has joined the chat"))
+    alice.send("/who *")
+    alice.expect_line(notice("3 people in 1 room:"))
+    alice.expect_line(notice("lobby (3): Alice, joined, loner"))
+    alice.send("/rooms")  # nothing about IRC users left over from the /who *
+    alice.expect_line(notice("1 room:"))
