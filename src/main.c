@@ -36,20 +36,63 @@ static uint64_t raise_nofile(void)
     return rl.rlim_cur == RLIM_INFINITY ? 1u << 20 : (uint64_t)rl.rlim_cur;
 }
 
+/* natter --check-config: everything that can be checked without binding; exit 0 or 2. */
+static int check_config(struct nt_config *cfg, int parsed)
+{
+    int bad = parsed != 0;
+    if (nt_config_load(cfg, stderr) != 0)
+        bad = 1;
+    if (nt_server_check_config(cfg, stderr) != 0) /* every error, of every kind */
+        bad = 1;
+    if (bad) {
+        fprintf(stderr, "natter: the configuration has errors; nothing was started\n");
+        return 2;
+    }
+    printf("natter: the configuration is valid%s%s%s; %zu listener%s:",
+           cfg->config_file ? " (" : "", cfg->config_file ? cfg->config_file : "",
+           cfg->config_file ? ")" : "", cfg->n_listen, cfg->n_listen == 1 ? "" : "s");
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        const struct nt_listen_addr *la = &cfg->listen[i];
+        printf(" %s://%s%s%s:%d", nt_config_scheme_name(la->scheme), la->is_ipv6 ? "[" : "",
+               la->host, la->is_ipv6 ? "]" : "", la->port);
+    }
+    printf("\n");
+    return 0;
+}
+
+static int run(struct nt_config *cfg);
+
 int main(int argc, char **argv)
 {
     struct nt_config cfg;
     nt_config_defaults(&cfg);
-    if (nt_config_parse(&cfg, argc, argv, stderr) != 0) {
+    int parsed = nt_config_parse(&cfg, argc, argv, stderr);
+    int rc;
+    if (cfg.check_config && !cfg.show_help && !cfg.show_version)
+        rc = check_config(&cfg, parsed);
+    else if (parsed != 0) {
         fprintf(stderr, "natter: see 'natter --help'\n");
-        return 2;
+        rc = 2;
+    } else {
+        rc = run(&cfg);
     }
+    nt_config_fini(&cfg);
+    return rc;
+}
+
+static int run(struct nt_config *cfg_in)
+{
+    struct nt_config cfg = *cfg_in; /* the same strings: cfg_in keeps owning them */
     if (cfg.show_help) {
         nt_config_usage(stdout);
         return 0;
     }
     if (cfg.show_help_markdown) {
         nt_config_markdown(stdout);
+        return 0;
+    }
+    if (cfg.show_help_man) {
+        nt_config_man(stdout);
         return 0;
     }
     if (cfg.show_version) {

@@ -212,6 +212,21 @@ static void on_signal(uv_signal_t *sig, int signum)
     nt_server_shutdown(srv);
 }
 
+int nt_server_check_config(const struct nt_config *cfg, FILE *err)
+{
+    if (!nt_config_has_tls(cfg) || cfg->tls_cert_file == NULL || cfg->tls_key_file == NULL)
+        return 0; /* no TLS, or the missing file is an error of the command line already */
+    char why[512];
+    struct nt_tls_ctx *ctx =
+        nt_tls_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, why, sizeof(why));
+    if (ctx == NULL) {
+        fprintf(err, "natter: %s\n", why);
+        return -1;
+    }
+    nt_tls_ctx_free(ctx);
+    return 0;
+}
+
 int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_config *cfg,
                    uint64_t max_clients, uint64_t fd_limit)
 {

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "chat/chat.h"
@@ -51,6 +52,12 @@ struct nt_server {
     uint64_t last_accept_warning_ms;
     bool is_shutting_down;
 };
+
+/*
+ * Checks what only opening it can tell of cfg (natter --check-config): the TLS certificate and
+ * key, when a listener needs them. Prints every problem on err. Returns 0 or -1. Binds nothing.
+ */
+int nt_server_check_config(const struct nt_config *cfg, FILE *err);
 
 /*
  * Initialises srv on loop with cfg (borrowed; must outlive srv), a client cap and the open-file

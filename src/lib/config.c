@@ -74,11 +74,19 @@ static const struct opt options[] = {
      "certificate chain (PEM) for tls:// and ircs:// listeners; reloaded on SIGHUP", false},
     {"tls-key", 0, OPT_PATH, FIELD(tls_key_file), 0, 0, "FILE", "none",
      "private key (PEM) for tls:// and ircs:// listeners; reloaded on SIGHUP", false},
+    {"config", 0, OPT_PATH, FIELD(config_file), 0, 0, "FILE", "none",
+     "read options from FILE, one 'name = value' a line; the command line overrides it", false},
+    {"check-config", 'n', OPT_FLAG, FIELD(check_config), 0, 0, NULL, "off",
+     "check the configuration (files, certificates, addresses), print every error, exit 0 or 2; "
+     "starts nothing",
+     false},
     {"version", 0, OPT_FLAG, FIELD(show_version), 0, 0, NULL, NULL, "print the version and exit",
      false},
     {"help", 'h', OPT_FLAG, FIELD(show_help), 0, 0, NULL, NULL, "print this help and exit", false},
     {"help-markdown", 0, OPT_FLAG, FIELD(show_help_markdown), 0, 0, NULL, NULL,
      "print the options as the markdown table of docs/OPERATIONS.md", true},
+    {"help-man", 0, OPT_FLAG, FIELD(show_help_man), 0, 0, NULL, NULL,
+     "print the options as the OPTIONS section of man/natter.1", true},
 };
 
 void nt_config_defaults(struct nt_config *c)
@@ -266,8 +274,10 @@ static const struct opt *find_short(char c)
     return NULL;
 }
 
-/* Applies one option's value; returns 0 or -1 after printing why on err. */
-static int apply(struct nt_config *c, const struct opt *o, const char *val, FILE *err)
+/* Applies one option's value; returns 0 or -1 after printing why on err, after where ("" on the
+ * command line, "FILE:LINE: " in a config file). */
+static int apply(struct nt_config *c, const struct opt *o, const char *val, FILE *err,
+                 const char *where)
 {
     char *field = (char *)c + o->offset;
     const char *why = NULL;
@@ -278,46 +288,48 @@ static int apply(struct nt_config *c, const struct opt *o, const char *val, FILE
         return 0;
     case OPT_LISTEN:
         if (c->n_listen == NT_MAX_LISTEN) {
-            fprintf(err, "natter: --listen: at most %d addresses\n", NT_MAX_LISTEN);
+            fprintf(err, "natter: %s--listen: at most %d addresses\n", where, NT_MAX_LISTEN);
             return -1;
         }
         if (nt_config_parse_listen(val, &c->listen[c->n_listen], &why) != 0) {
-            fprintf(err, "natter: --listen: %s, got '%s'\n", why, val);
+            fprintf(err, "natter: %s--listen: %s, got '%s'\n", where, why, val);
             return -1;
         }
         c->n_listen++;
         return 0;
     case OPT_PATH:
         if (*val == '\0') {
-            fprintf(err, "natter: --%s: must not be empty\n", o->name);
+            fprintf(err, "natter: %s--%s: must not be empty\n", where, o->name);
             return -1;
         }
         *(const char **)(void *)field = val;
         return 0;
     case OPT_LOG_LEVEL:
         if (!nt_log_level_parse(val, (enum nt_log_level *)(void *)field)) {
-            fprintf(err, "natter: --%s: must be error, warn, info or debug, got '%s'\n", o->name,
-                    val);
+            fprintf(err, "natter: %s--%s: must be error, warn, info or debug, got '%s'\n", where,
+                    o->name, val);
             return -1;
         }
         return 0;
     case OPT_SECONDS:
         if (parse_seconds(val, &v) != 0) {
-            fprintf(err, "natter: --%s: must be a number of seconds such as 30 or 0.5, got '%s'\n",
-                    o->name, val);
+            fprintf(err,
+                    "natter: %s--%s: must be a number of seconds such as 30 or 0.5, got '%s'\n",
+                    where, o->name, val);
             return -1;
         }
         if (v > o->max || (v == 0 && strspn(val, "0.") != strlen(val))) {
-            fprintf(err, "natter: --%s: must be 0 (off) or from 0.001 to %llu seconds, got '%s'\n",
-                    o->name, (unsigned long long)(o->max / 1000), val);
+            fprintf(err,
+                    "natter: %s--%s: must be 0 (off) or from 0.001 to %llu seconds, got '%s'\n",
+                    where, o->name, (unsigned long long)(o->max / 1000), val);
             return -1;
         }
         *(uint64_t *)(void *)field = v;
         return 0;
     case OPT_COUNT:
         if (parse_count(val, &v) != 0 || v < o->min || v > o->max) {
-            fprintf(err, "natter: --%s: must be a whole number from %llu to %llu, got '%s'\n",
-                    o->name, (unsigned long long)o->min, (unsigned long long)o->max, val);
+            fprintf(err, "natter: %s--%s: must be a whole number from %llu to %llu, got '%s'\n",
+                    where, o->name, (unsigned long long)o->min, (unsigned long long)o->max, val);
             return -1;
         }
         *(uint64_t *)(void *)field = v;
@@ -326,13 +338,177 @@ static int apply(struct nt_config *c, const struct opt *o, const char *val, FILE
     return -1;
 }
 
+/* Keeps a copy of s[0..n) that c owns (a path from a config file outlives the line). */
+static const char *own(struct nt_config *c, const char *s, size_t n)
+{
+    c->owned = nt_xrealloc(c->owned, (c->n_owned + 1) * sizeof(*c->owned));
+    c->owned[c->n_owned] = nt_xstrndup(s, n);
+    return c->owned[c->n_owned++];
+}
+
+void nt_config_fini(struct nt_config *c)
+{
+    for (size_t i = 0; i < c->n_owned; i++)
+        free(c->owned[i]);
+    free(c->owned);
+    c->owned = NULL;
+    c->n_owned = 0;
+}
+
+static bool is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+/*
+ * One line of a config file (OPERATIONS.md "Config file"): "name = value", a value maybe in
+ * double quotes (\" and \\ inside), a comment after '#' on its own line or after whitespace.
+ * Returns 0, or -1 after printing why (with where, "FILE:LINE: ").
+ */
+static int parse_line(struct nt_config *c, char *p, FILE *err, const char *where)
+{
+    while (is_blank(*p))
+        p++;
+    if (*p == '\0' || *p == '#')
+        return 0;
+    const char *name = p;
+    while (*p != '\0' && *p != '=' && !is_blank(*p))
+        p++;
+    size_t name_len = (size_t)(p - name);
+    while (is_blank(*p))
+        p++;
+    if (*p != '=' || name_len == 0) {
+        fprintf(err, "natter: %sexpected NAME = VALUE, got '%s'\n", where, name);
+        return -1;
+    }
+    p++;
+    while (is_blank(*p))
+        p++;
+    char value[NT_CONFIG_LINE_MAX];
+    size_t n = 0;
+    if (*p == '"') {
+        for (p++; *p != '"'; p++) {
+            if (*p == '\0') {
+                fprintf(err, "natter: %s--%.*s: the value's closing quote is missing\n", where,
+                        (int)name_len, name);
+                return -1;
+            }
+            if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+                p++;
+            value[n++] = *p;
+        }
+        p++;
+        const char *after = p;
+        while (is_blank(*p))
+            p++;
+        if (*p != '\0' && !(*p == '#' && p > after)) { /* a comment needs whitespace first */
+            fprintf(err, "natter: %s--%.*s: unexpected '%s' after the quoted value\n", where,
+                    (int)name_len, name, p);
+            return -1;
+        }
+    } else {
+        for (; *p != '\0' && !(*p == '#' && is_blank(p[-1])); p++)
+            value[n++] = *p; /* '#' right after '=' or inside a word is part of the value */
+        while (n > 0 && is_blank(value[n - 1]))
+            n--;
+    }
+    value[n] = '\0';
+    const struct opt *o = find_long(name, name_len);
+    if (o == NULL) {
+        fprintf(err, "natter: %sunknown option '%.*s' (see --help)\n", where, (int)name_len, name);
+        return -1;
+    }
+    if (o->offset == FIELD(config_file) || o->offset == FIELD(check_config) || o->def == NULL ||
+        o->hidden) {
+        fprintf(err, "natter: %s--%s: cannot be set in a config file\n", where, o->name);
+        return -1;
+    }
+    if (o->type == OPT_FLAG) {
+        bool *flag = (bool *)(void *)((char *)c + o->offset);
+        if (strcmp(value, "yes") == 0) {
+            *flag = true;
+        } else if (strcmp(value, "no") == 0) {
+            *flag = false;
+        } else {
+            fprintf(err, "natter: %s--%s: must be yes or no, got '%s'\n", where, o->name, value);
+            return -1;
+        }
+        return 0;
+    }
+    const char *val = o->type == OPT_PATH ? own(c, value, n) : value;
+    return apply(c, o, val, err, where);
+}
+
+/* Reads the config file at path into c; returns the number of errors (each printed). */
+static int parse_file(struct nt_config *c, const char *path, FILE *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(err, "natter: --config: cannot read '%s': %s\n", path, strerror(errno));
+        return 1;
+    }
+    int errors = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned lineno = 0;
+    ssize_t len;
+    size_t where_size = strlen(path) + 32;
+    char *where = nt_xmalloc(where_size);
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        snprintf(where, where_size, "%s:%u: ", path, lineno);
+        size_t n = (size_t)len;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
+        if (n > NT_CONFIG_LINE_MAX - 2) {
+            fprintf(err, "natter: %sline too long (at most %d bytes)\n", where,
+                    NT_CONFIG_LINE_MAX - 2);
+            errors++;
+            continue;
+        }
+        if (memchr(line, '\0', n) != NULL) {
+            fprintf(err, "natter: %sa NUL byte in the line\n", where);
+            errors++;
+            continue;
+        }
+        line[n] = '\0';
+        if (parse_line(c, line, err, where) != 0)
+            errors++;
+    }
+    if (ferror(f)) { /* a directory, an I/O error: not the end of a file */
+        fprintf(err, "natter: --config: cannot read '%s': %s\n", path, strerror(errno));
+        errors++;
+    }
+    free(where);
+    free(line);
+    fclose(f);
+    return errors;
+}
+
 int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err)
 {
     int errors = 0;
+    bool has_cmdline_listen = false;
+    /* The file first, so the command line overrides it (OPERATIONS.md "Config file"). */
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL, *arg = argv[i];
+        if (arg == NULL)
+            break; /* argv ends early (argc was generous) */
+        if (strcmp(arg, "--config") == 0 && i + 1 < argc)
+            path = argv[i + 1];
+        else if (strncmp(arg, "--config=", 9) == 0)
+            path = arg + 9;
+        if (path != NULL && *path != '\0') {
+            errors += parse_file(c, path, err);
+            break;
+        }
+    }
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const struct opt *o = NULL;
         const char *val = NULL;
+        if (arg == NULL)
+            break;
         if (arg[0] == '-' && arg[1] == '-' && arg[2] != '\0') {
             const char *eq = strchr(arg + 2, '=');
             size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
@@ -367,7 +543,11 @@ int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err
             }
             val = argv[++i];
         }
-        if (apply(c, o, val != NULL ? val : "", err) != 0)
+        if (o->type == OPT_LISTEN && !has_cmdline_listen) {
+            has_cmdline_listen = true; /* the command line's addresses replace the file's */
+            c->n_listen = 0;
+        }
+        if (apply(c, o, val != NULL ? val : "", err, "") != 0)
             errors++;
     }
     if (nt_config_has_tls(c) && (c->tls_cert_file == NULL || c->tls_key_file == NULL)) {
@@ -442,5 +622,49 @@ void nt_config_markdown(FILE *out)
             fprintf(out, "| `--%s` ", o->name);
         fprintf(out, "| %s | %s | %s |\n", o->metavar ? o->metavar : "", o->def ? o->def : "",
                 o->help);
+    }
+}
+
+/* Writes s as roff text: a backslash as \e, a hyphen as \- (options must copy and paste as
+ * ASCII), and \& before a '.' or '\'' that would start a line and so make it a request. */
+static void roff_puts(const char *s, FILE *out)
+{
+    for (const char *p = s; *p != '\0'; p++) {
+        if ((*p == '.' || *p == '\'') && (p == s || p[-1] == '\n'))
+            fputs("\\&", out);
+        if (*p == '\\')
+            fputs("\\e", out);
+        else if (*p == '-')
+            fputs("\\-", out);
+        else
+            fputc(*p, out);
+    }
+}
+
+void nt_config_man(FILE *out)
+{
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        const struct opt *o = &options[i];
+        if (o->hidden)
+            continue;
+        fputs(".TP\n", out);
+        if (o->short_name)
+            fprintf(out, "\\fB\\-%c\\fR, ", o->short_name);
+        fputs("\\fB\\-\\-", out);
+        roff_puts(o->name, out);
+        fputs("\\fR", out);
+        if (o->metavar != NULL) {
+            fputs(" \\fI", out);
+            roff_puts(o->metavar, out);
+            fputs("\\fR", out);
+        }
+        fputc('\n', out);
+        roff_puts(o->help, out);
+        if (o->def != NULL) {
+            fputs("\n(default: ", out);
+            roff_puts(o->def, out);
+            fputc(')', out);
+        }
+        fputc('\n', out);
     }
 }

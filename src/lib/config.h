@@ -50,24 +50,38 @@ struct nt_config {
     uint64_t burst;                 /* lines a client may send at once; 0 = no flood control */
     uint64_t max_per_ip;            /* connections per address; 0 = no limit */
     bool no_loopback_exempt;        /* apply max_per_ip to loopback addresses too */
-    const char *oper_password_file; /* borrowed from argv; NULL = no operators */
+    const char *oper_password_file; /* borrowed from argv or owned; NULL = no operators */
     char oper_password[256];        /* read by nt_config_load(); empty = no operators */
-    const char *tls_cert_file;      /* borrowed from argv; PEM chain */
-    const char *tls_key_file;       /* borrowed from argv; PEM key */
+    const char *tls_cert_file;      /* borrowed from argv or owned; PEM chain */
+    const char *tls_key_file;       /* borrowed from argv or owned; PEM key */
+    const char *config_file;        /* borrowed from argv; NULL = none */
+    bool check_config;              /* -n: check and exit */
+    char **owned;                   /* owned copies of the strings a config file gave (paths) */
+    size_t n_owned;
     bool show_help;
     bool show_version;
     bool show_help_markdown; /* hidden: regenerates the table in docs/OPERATIONS.md */
+    bool show_help_man;      /* hidden: regenerates the OPTIONS of man/natter.1 */
 };
 
 /* Fills c with the defaults (docs/OPERATIONS.md). */
 void nt_config_defaults(struct nt_config *c);
 
 /*
- * Parses argv[1..argc) into c, which must hold the defaults. Every error is reported, one line
- * each, on err ("natter: --max-line: must be a whole number from 1 to 1048576, got '0'"). Returns
- * 0, or -1 when there was at least one error (c is then partly updated and must not be used).
+ * Parses argv[1..argc) into c, which must hold the defaults: first the file of --config FILE, if
+ * given (OPERATIONS.md "Config file": its errors say "FILE:LINE: --name: why"), then the command
+ * line, which overrides it (its --listen addresses replace the file's). Every error is reported,
+ * one line each, on err ("natter: --max-line: must be a whole number from 1 to 1048576, got '0'").
+ * Returns 0, or -1 when there was at least one error (c is then partly updated and must not be
+ * used).
  */
 int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err);
+
+/* A config file's line holds at most NT_CONFIG_LINE_MAX - 2 bytes without its line end. */
+#define NT_CONFIG_LINE_MAX 4096
+
+/* Frees what c owns (the strings a config file gave). */
+void nt_config_fini(struct nt_config *c);
 
 /*
  * Loads what the options point to (the operator password file: its first line, without trailing
@@ -91,5 +105,9 @@ void nt_config_usage(FILE *out);
 
 /* Writes the options as a markdown table (for docs/OPERATIONS.md) to out. */
 void nt_config_markdown(FILE *out);
+
+/* Writes the options as the body of the OPTIONS section of natter(1) (man/natter.1), in roff:
+ * one .TP paragraph per option, its text escaped, to out. */
+void nt_config_man(FILE *out);
 
 #endif

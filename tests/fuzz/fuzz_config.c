@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_config.c - libFuzzer harness for config.c: --listen addresses and the command line. */
+/* fuzz_config.c - libFuzzer harness for config.c: --listen addresses, the command line, and
+ * config files. */
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -7,20 +8,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/config.h"
 #include "fuzz.h"
 
 /*
  * Input: byte 0 picks the mode, the rest is the text.
- *   even: one HOST:PORT string for nt_config_parse_listen(). On success the host is a numeric
- *         address of its family that fits, the port is 0-65535, and formatting it back and
- *         parsing again gives the same address. On failure there is a reason.
- *   odd:  a command line, split at NUL bytes into argv[1..] (each its own exact-size heap copy,
- *         so ASan sees reads past an argument), for nt_config_parse(). On success nothing was
- *         written to err and every field is within the range of its option (docs/OPERATIONS.md);
- *         on failure at least one line was written, each a whole "natter: ..." line (unless an
- *         argument itself holds a newline).
+ *   bit 1 set (and even): the text is a config file (OPERATIONS.md "Config file"), read through
+ *         nt_config_parse(--config FILE): the same checks as the command line, and every error
+ *         line is a whole "natter: FILE:LINE: ..." one (or the file's own read error); what the
+ *         file gave is freed by nt_config_fini() (LSan).
+ *   else (0 mod 4): one HOST:PORT string for nt_config_parse_listen(). On success the host is a
+ * numeric address of its family that fits, the port is 0-65535, and formatting it back and parsing
+ * again gives the same address. On failure there is a reason. odd:  a command line, split at NUL
+ * bytes into argv[1..] (each its own exact-size heap copy, so ASan sees reads past an argument),
+ * for nt_config_parse(). On success nothing was written to err and every field is within the range
+ * of its option (docs/OPERATIONS.md); on failure at least one line was written, each a whole
+ * "natter: ..." line (unless an argument itself holds a newline).
  */
 
 #define MAX_ARGS 64
@@ -121,12 +126,51 @@ static void fuzz_argv(const uint8_t *data, size_t size)
         free(argv[i]);
 }
 
+static void fuzz_file(const uint8_t *data, size_t size)
+{
+    static char path[64];
+    if (path[0] == '\0')
+        snprintf(path, sizeof(path), "/tmp/natter-fuzz-config-%d.conf", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    CHECK(fwrite(data, 1, size, f) == size);
+    CHECK(fclose(f) == 0);
+    char name[] = "natter", opt[] = "--config";
+    char *argv[] = {name, opt, path, NULL};
+    char *errbuf = NULL;
+    size_t errlen = 0;
+    FILE *err = open_memstream(&errbuf, &errlen);
+    CHECK(err != NULL);
+    struct nt_config c;
+    nt_config_defaults(&c);
+    int rc = nt_config_parse(&c, 3, argv, err);
+    CHECK(fclose(err) == 0);
+    if (rc == 0) {
+        CHECK(errlen == 0);
+        check_config(&c);
+    } else {
+        CHECK(errlen > 0 && errbuf[errlen - 1] == '\n');
+        char prefix[96];
+        int pn = snprintf(prefix, sizeof(prefix), "natter: %s:", path);
+        for (char *line = errbuf; line < errbuf + errlen;) {
+            /* every error names the file and line, but the cross-option check after it */
+            CHECK(strncmp(line, prefix, (size_t)pn) == 0 ||
+                  strncmp(line, "natter: --listen tls://", 23) == 0);
+            line = strchr(line, '\n') + 1;
+        }
+    }
+    nt_config_fini(&c);
+    free(errbuf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
     if (data[0] & 1)
         fuzz_argv(data + 1, size - 1);
+    else if (data[0] & 2)
+        fuzz_file(data + 1, size - 1);
     else
         fuzz_listen(data + 1, size - 1);
     return 0;

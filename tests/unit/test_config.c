@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* test_config.c - unit tests for config.c: defaults, flags, ranges, every error reported. */
+/* test_config.c - unit tests for config.c: defaults, flags, ranges, every error reported, and
+ * the config file (OPERATIONS.md "Config file"). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/config.h"
 
@@ -20,17 +23,54 @@ struct run {
     char *err; /* owned: everything written to err, NUL-terminated */
     size_t err_len;
     size_t lines; /* lines in err */
+    char **argv;  /* owned: the copies parsed, which c may borrow from; freed with the run */
+    int argc;
 };
 
 static struct run *cur;
 
-static int teardown(void **state)
+/* Config files (and directories) a test made with write_conf() or make_dir(); removed by
+ * teardown(), even when an assertion fails. */
+#define MAX_CONFS 4
+static char conf_paths[MAX_CONFS][256];
+static size_t n_confs;
+static char dir_path[256];
+static char long_dir[512];   /* dir_path/ddd...: a long name */
+static char long_path[1024]; /* long_dir/eee...: a config file with a path of 400+ bytes */
+
+static void free_run(void)
 {
-    (void)state;
     if (cur != NULL) {
+        /* what a config file gave is owned by the config: freed here, or LeakSanitizer (the
+         * asan preset) reports it */
+        nt_config_fini(&cur->c);
+        for (int i = 0; i < cur->argc; i++)
+            free(cur->argv[i]);
+        free(cur->argv);
         free(cur->err);
         free(cur);
         cur = NULL;
+    }
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free_run();
+    for (size_t i = 0; i < n_confs; i++)
+        unlink(conf_paths[i]);
+    n_confs = 0;
+    if (long_path[0] != '\0') {
+        unlink(long_path);
+        long_path[0] = '\0';
+    }
+    if (long_dir[0] != '\0') {
+        rmdir(long_dir);
+        long_dir[0] = '\0';
+    }
+    if (dir_path[0] != '\0') {
+        rmdir(dir_path);
+        dir_path[0] = '\0';
     }
     return 0;
 }
@@ -38,7 +78,7 @@ static int teardown(void **state)
 /* Parses "natter" followed by args (NULL-terminated); the result stays in cur. */
 static struct run *parse_args(const char *const *args)
 {
-    teardown(NULL);
+    free_run();
     cur = calloc(1, sizeof(*cur));
     assert_non_null(cur);
     int argc = 1;
@@ -47,17 +87,16 @@ static struct run *parse_args(const char *const *args)
     /* argv strings are mutable copies, as the real argv */
     char **argv = calloc((size_t)argc + 1, sizeof(*argv));
     assert_non_null(argv);
+    cur->argv = argv;
     argv[0] = strdup("natter");
     for (int i = 1; i < argc; i++)
         argv[i] = strdup(args[i - 1]);
+    cur->argc = argc;
     FILE *err = open_memstream(&cur->err, &cur->err_len);
     assert_non_null(err);
     nt_config_defaults(&cur->c);
     cur->rc = nt_config_parse(&cur->c, argc, argv, err);
     fclose(err);
-    for (int i = 0; i < argc; i++)
-        free(argv[i]);
-    free(argv);
     for (size_t i = 0; i < cur->err_len; i++)
         if (cur->err[i] == '\n')
             cur->lines++;
@@ -631,8 +670,8 @@ static void test_listen_schemes(void **state)
     assert_true(r->c.listen[2].is_ipv6);
     assert_string_equal(r->c.listen[2].host, "::1");
     assert_true(nt_config_has_tls(&r->c));
-    assert_non_null(r->c.tls_cert_file); /* borrowed from argv, which the helper freed */
-    assert_non_null(r->c.tls_key_file);
+    assert_string_equal(r->c.tls_cert_file, "c.pem"); /* borrowed from argv */
+    assert_string_equal(r->c.tls_key_file, "k.pem");
     assert_string_equal(nt_config_scheme_name(NT_SCHEME_TLS), "tls");
 }
 
@@ -707,6 +746,781 @@ static void test_markdown_table(void **state)
     free(m);
 }
 
+/* ---- the config file (OPERATIONS.md "Config file") ---- */
+
+static const char *tmp_dir(void)
+{
+    const char *d = getenv("TMPDIR");
+    return d != NULL && *d != '\0' && strlen(d) < 128 ? d : "/tmp";
+}
+
+/* Writes len bytes of text to a new file in the temp dir (mkstemp); returns its path, which
+ * teardown() unlinks. */
+static const char *write_conf_bytes(const char *text, size_t len)
+{
+    assert_true(n_confs < MAX_CONFS);
+    char *path = conf_paths[n_confs];
+    snprintf(path, sizeof(conf_paths[0]), "%s/natter-test-conf-XXXXXX", tmp_dir());
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    n_confs++;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w <= 0)
+            close(fd);
+        assert_true(w > 0);
+        done += (size_t)w;
+    }
+    assert_int_equal(close(fd), 0);
+    return path;
+}
+
+static const char *write_conf(const char *text)
+{
+    return write_conf_bytes(text, strlen(text));
+}
+
+/* Makes an empty directory in the temp dir (mkdtemp); teardown() removes it. */
+static const char *make_dir(void)
+{
+    snprintf(dir_path, sizeof(dir_path), "%s/natter-test-dir-XXXXXX", tmp_dir());
+    assert_non_null(mkdtemp(dir_path));
+    return dir_path;
+}
+
+/* want with each '@' replaced by the path of the first config file written. */
+static char expanded[32768];
+
+static const char *expand(const char *want)
+{
+    size_t n = 0;
+    for (const char *p = want; *p != '\0'; p++) {
+        const char *piece = *p == '@' ? conf_paths[0] : p;
+        size_t len = *p == '@' ? strlen(conf_paths[0]) : 1;
+        assert_true(n + len < sizeof(expanded));
+        memcpy(expanded + n, piece, len);
+        n += len;
+    }
+    expanded[n] = '\0';
+    return expanded;
+}
+
+/* Asserts that r failed with exactly want on err ('@' = the config file's path): every line,
+ * in order, and nothing else. */
+static void expect_err(const struct run *r, const char *want)
+{
+    assert_string_equal(r->err, expand(want));
+    assert_int_equal(r->rc, -1);
+}
+
+/* Parses "natter --config FILE" for a new file holding text. */
+static struct run *parse_conf(const char *text)
+{
+    const char *path = write_conf(text);
+    return PARSE("--config", path);
+}
+
+static struct run *parse_conf_ok(const char *text)
+{
+    const char *path = write_conf(text);
+    return PARSE_OK("--config", path);
+}
+
+static void test_conf_example_from_the_docs(void **state)
+{
+    (void)state;
+    /* the example file of OPERATIONS.md "Config file", byte for byte */
+    struct run *r =
+        parse_conf_ok("# /etc/natter/natter.conf\n"
+                      "listen = 127.0.0.1:8888\n"
+                      "listen = \"irc://127.0.0.1:6667\"     # repeatable options are repeated\n"
+                      "idle-timeout = 600\n"
+                      "log-messages = no                   # booleans: yes or no\n"
+                      "oper-password-file = /etc/natter/oper-password\n");
+    assert_int_equal(r->c.n_listen, 2);
+    assert_int_equal(r->c.listen[0].scheme, NT_SCHEME_TCP);
+    assert_string_equal(r->c.listen[0].host, "127.0.0.1");
+    assert_int_equal(r->c.listen[0].port, 8888);
+    assert_int_equal(r->c.listen[1].scheme, NT_SCHEME_IRC);
+    assert_string_equal(r->c.listen[1].host, "127.0.0.1");
+    assert_int_equal(r->c.listen[1].port, 6667);
+    assert_int_equal(r->c.idle_timeout_ms, 600000);
+    assert_false(r->c.log_messages);
+    assert_string_equal(r->c.oper_password_file, "/etc/natter/oper-password");
+    assert_string_equal(r->c.config_file, conf_paths[0]);
+    assert_false(r->c.check_config);
+}
+
+static void test_conf_empty_file_keeps_the_defaults(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf_ok("");
+    assert_int_equal(r->c.n_listen, 2);
+    assert_int_equal(r->c.listen[0].port, 8888);
+    assert_int_equal(r->c.listen[1].port, 6667);
+    assert_int_equal(r->c.max_line, 4096);
+    r = parse_conf_ok("\n\n   \n\t\n# only comments\n");
+    assert_int_equal(r->c.n_listen, 2);
+    assert_int_equal(r->c.max_line, 4096);
+}
+
+static void test_conf_spaces_around_equals_are_optional(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf_ok("max-line=100\n"
+                                  "idle-timeout = 12\n"
+                                  "name-timeout   =   7\n"
+                                  "\thistory\t=\t5\t\n"
+                                  "rate =3\n"
+                                  "\n"
+                                  "   \n"
+                                  "burst= 4   \n"
+                                  "\t\n"
+                                  "max-per-ip=9"); /* the last line without its LF */
+    assert_int_equal(r->c.max_line, 100);
+    assert_int_equal(r->c.idle_timeout_ms, 12000);
+    assert_int_equal(r->c.name_timeout_ms, 7000);
+    assert_int_equal(r->c.history, 5);
+    assert_int_equal(r->c.rate, 3);
+    assert_int_equal(r->c.burst, 4);
+    assert_int_equal(r->c.max_per_ip, 9);
+}
+
+static void test_conf_comments(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf_ok("# a comment on its own line\n"
+                                  "   # an indented one\n"
+                                  "\t# after a tab\n"
+                                  "#max-line = 0\n" /* commented out: not an error */
+                                  "max-line = 100 # after a value, a space before it\n"
+                                  "history = 5\t# a tab before it\n"
+                                  "rate = 7  \t  #\n"
+                                  "tls-cert = a#b\n"
+                                  "tls-key = x#y # a#b is a value, this is a comment\n"
+                                  "oper-password-file = p#\n");
+    assert_int_equal(r->c.max_line, 100);
+    assert_int_equal(r->c.history, 5);
+    assert_int_equal(r->c.rate, 7);
+    assert_string_equal(r->c.tls_cert_file, "a#b");
+    assert_string_equal(r->c.tls_key_file, "x#y");
+    assert_string_equal(r->c.oper_password_file, "p#");
+}
+
+static void test_conf_hash_inside_a_value_is_checked_as_the_value(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf("max-line = 10#5\n"
+                               "log-level = debug#x # a comment\n"
+                               "echo = yes#\n");
+    expect_err(r, "natter: @:1: --max-line: must be a whole number from 1 to 1048576, got '10#5'\n"
+                  "natter: @:2: --log-level: must be error, warn, info or debug, got 'debug#x'\n"
+                  "natter: @:3: --echo: must be yes or no, got 'yes#'\n");
+}
+
+static void test_conf_hash_right_after_equals_is_a_value(void **state)
+{
+    (void)state;
+    /* "#" starts a comment "after a value when whitespace comes before it": right after '=' it
+     * is the value's first byte, as in a#b */
+    struct run *r = parse_conf_ok("tls-cert=#c.pem\n");
+    assert_non_null(r->c.tls_cert_file);
+    assert_string_equal(r->c.tls_cert_file, "#c.pem");
+}
+
+static void test_conf_hash_right_after_a_closing_quote_is_not_a_comment(void **state)
+{
+    (void)state;
+    /* no whitespace before '#': text after the quoted value, not a comment */
+    struct run *r = parse_conf("tls-key = \"k.pem\"#x\n");
+    expect_err(r, "natter: @:1: --tls-key: unexpected '#x' after the quoted value\n");
+}
+
+static void test_conf_quoted_values(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf_ok("tls-cert = \"/srv/my certs/# not a comment.pem\"\n"
+                                  "tls-key = \"a\\\"b\\\\c\"   # a comment after the quotes\n"
+                                  "oper-password-file=\"end\\\\\"\n"
+                                  "listen = \"irc://127.0.0.1:6667\"\n"
+                                  "max-line = \"123\"\n"
+                                  "log-messages = \"yes\"\n");
+    assert_string_equal(r->c.tls_cert_file, "/srv/my certs/# not a comment.pem");
+    assert_string_equal(r->c.tls_key_file, "a\"b\\c");
+    assert_string_equal(r->c.oper_password_file, "end\\");
+    assert_int_equal(r->c.n_listen, 1);
+    assert_int_equal(r->c.listen[0].scheme, NT_SCHEME_IRC);
+    assert_int_equal(r->c.listen[0].port, 6667);
+    assert_int_equal(r->c.max_line, 123);
+    assert_true(r->c.log_messages);
+    /* spaces inside the quotes are kept, at both ends too */
+    r = parse_conf_ok("tls-cert = \"  two  spaces  \"\n");
+    assert_string_equal(r->c.tls_cert_file, "  two  spaces  ");
+}
+
+static void test_conf_repeated_listen(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf_ok("listen = 127.0.0.1:0\n"
+                                  "listen = \"irc://127.0.0.1:0\"\n"
+                                  "listen = tls://[::1]:0\n"
+                                  "listen = ircs://127.0.0.1:6697\n"
+                                  "tls-cert = c.pem\n"
+                                  "tls-key = k.pem\n");
+    assert_int_equal(r->c.n_listen, 4);
+    assert_int_equal(r->c.listen[0].scheme, NT_SCHEME_TCP);
+    assert_string_equal(r->c.listen[0].host, "127.0.0.1");
+    assert_int_equal(r->c.listen[0].port, 0);
+    assert_int_equal(r->c.listen[1].scheme, NT_SCHEME_IRC);
+    assert_int_equal(r->c.listen[2].scheme, NT_SCHEME_TLS);
+    assert_true(r->c.listen[2].is_ipv6);
+    assert_string_equal(r->c.listen[2].host, "::1");
+    assert_int_equal(r->c.listen[3].scheme, NT_SCHEME_IRCS);
+    assert_int_equal(r->c.listen[3].port, 6697);
+}
+
+static char big_text[120000];
+
+/* Fills big_text with "listen = 127.0.0.N:0" lines, n of them. */
+static const char *listen_lines(int n)
+{
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(big_text + len, sizeof(big_text) - len, "listen = 127.0.0.%d:0\n",
+                                i + 1);
+    return big_text;
+}
+
+static void test_conf_listen_at_most_16(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf_ok(listen_lines(16));
+    assert_int_equal(r->c.n_listen, 16);
+    assert_string_equal(r->c.listen[15].host, "127.0.0.16");
+    teardown(NULL);
+    r = parse_conf(listen_lines(17));
+    expect_err(r, "natter: @:17: --listen: at most 16 addresses\n");
+}
+
+static void test_conf_booleans_yes_and_no(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf_ok("echo = yes\nlog-messages = yes\nno-loopback-exempt = yes\n");
+    assert_true(r->c.echo);
+    assert_true(r->c.log_messages);
+    assert_true(r->c.no_loopback_exempt);
+    assert_int_equal(r->c.n_listen, 1); /* the echo mode's default: the line port alone */
+    teardown(NULL);
+    /* "no" sets the flag off: the later line wins */
+    r = parse_conf_ok("echo = yes\necho = no\nlog-messages=yes\nlog-messages=no\n"
+                      "no-loopback-exempt = yes\nno-loopback-exempt = no\n");
+    assert_false(r->c.echo);
+    assert_false(r->c.log_messages);
+    assert_false(r->c.no_loopback_exempt);
+    assert_int_equal(r->c.n_listen, 2);
+}
+
+static void test_conf_booleans_other_words_refused(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf("echo = true\n"
+                               "log-messages = on\n"
+                               "no-loopback-exempt = 1\n"
+                               "echo = YES\n"
+                               "echo = Yes\n"
+                               "log-messages = off\n"
+                               "no-loopback-exempt = false\n"
+                               "echo =\n"
+                               "echo = yes please\n");
+    expect_err(r, "natter: @:1: --echo: must be yes or no, got 'true'\n"
+                  "natter: @:2: --log-messages: must be yes or no, got 'on'\n"
+                  "natter: @:3: --no-loopback-exempt: must be yes or no, got '1'\n"
+                  "natter: @:4: --echo: must be yes or no, got 'YES'\n"
+                  "natter: @:5: --echo: must be yes or no, got 'Yes'\n"
+                  "natter: @:6: --log-messages: must be yes or no, got 'off'\n"
+                  "natter: @:7: --no-loopback-exempt: must be yes or no, got 'false'\n"
+                  "natter: @:8: --echo: must be yes or no, got ''\n"
+                  "natter: @:9: --echo: must be yes or no, got 'yes please'\n");
+}
+
+static void test_conf_every_error_reported_with_file_line_and_option(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf("max-line = 0\n"
+                               "# fine\n"
+                               "rate = ten\n"
+                               "bogus = 1\n"
+                               "oops\n"
+                               "idle-timeout = soon\n"
+                               "name-timeout = 99999999999\n"
+                               "log-level = loud\n"
+                               "listen = nonsense\n"
+                               "tls-cert = \"\"\n"
+                               "echo = maybe\n"
+                               "history = 5\n"
+                               "max-output-total = 1000\n"
+                               "tls-key =\n");
+    expect_err(r, "natter: @:1: --max-line: must be a whole number from 1 to 1048576, got '0'\n"
+                  "natter: @:3: --rate: must be a whole number from 0 to 1000000, got 'ten'\n"
+                  "natter: @:4: unknown option 'bogus' (see --help)\n"
+                  "natter: @:5: expected NAME = VALUE, got 'oops'\n"
+                  "natter: @:6: --idle-timeout: must be a number of seconds such as 30 or 0.5, "
+                  "got 'soon'\n"
+                  "natter: @:7: --name-timeout: must be 0 (off) or from 0.001 to 31536000 "
+                  "seconds, got '99999999999'\n"
+                  "natter: @:8: --log-level: must be error, warn, info or debug, got 'loud'\n"
+                  "natter: @:9: --listen: expected HOST:PORT, got 'nonsense'\n"
+                  "natter: @:10: --tls-cert: must not be empty\n"
+                  "natter: @:11: --echo: must be yes or no, got 'maybe'\n"
+                  "natter: @:13: --max-output-total: must be a whole number from 65536 to "
+                  "68719476736, got '1000'\n"
+                  "natter: @:14: --tls-key: must not be empty\n");
+    assert_int_equal(r->lines, 12); /* each error counted, one line each */
+}
+
+/* A value the command line refuses is refused in the file with the same words after
+ * "FILE:LINE: " ("with the same name and the same checks"). */
+static void test_conf_same_checks_as_the_command_line(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"max-line", "0"},
+        {"max-line", "1048577"},
+        {"rate", "ten"},
+        {"burst", "-1"},
+        {"history", "10001"},
+        {"max-clients", "0"},
+        {"max-output", "1k"},
+        {"max-output-total", "1000"},
+        {"sndbuf", "64k"},
+        {"max-per-ip", "many"},
+        {"idle-timeout", "soon"},
+        {"idle-timeout", "31536001"},
+        {"name-timeout", "1.2.3"},
+        {"stall-timeout", "-1"},
+        {"log-level", "DEBUG"},
+        {"listen", "nonsense"},
+        {"listen", "ftp://127.0.0.1:1"},
+        {"listen", "[::1]"},
+        {"listen", "localhost:80"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char flag[64];
+        snprintf(flag, sizeof(flag), "--%s", cases[i][0]);
+        struct run *r = PARSE(flag, cases[i][1]);
+        assert_int_equal(r->rc, -1);
+        assert_int_equal(r->lines, 1);
+        assert_int_equal(strncmp(r->err, "natter: ", 8), 0);
+        char want[1024];
+        snprintf(want, sizeof(want), "natter: @:2: %s", r->err + 8);
+        char text[256];
+        snprintf(text, sizeof(text), "# line 1\n%s = %s\n", cases[i][0], cases[i][1]);
+        teardown(NULL);
+        r = parse_conf(text);
+        expect_err(r, want);
+        teardown(NULL);
+    }
+}
+
+static void test_conf_unknown_option(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf("bogus = 1\n"
+                               "--max-line = 5\n"  /* the name is written without "--" */
+                               "l = 127.0.0.1:0\n" /* long names only */
+                               "max-lines = 5\n");
+    expect_err(r, "natter: @:1: unknown option 'bogus' (see --help)\n"
+                  "natter: @:2: unknown option '--max-line' (see --help)\n"
+                  "natter: @:3: unknown option 'l' (see --help)\n"
+                  "natter: @:4: unknown option 'max-lines' (see --help)\n");
+}
+
+static void test_conf_missing_equals(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf("oops\n"
+                               "max-line 100\n"
+                               "= 5\n"
+                               "echo\n");
+    expect_err(r, "natter: @:1: expected NAME = VALUE, got 'oops'\n"
+                  "natter: @:2: expected NAME = VALUE, got 'max-line 100'\n"
+                  "natter: @:3: expected NAME = VALUE, got '= 5'\n"
+                  "natter: @:4: expected NAME = VALUE, got 'echo'\n");
+}
+
+static void test_conf_missing_closing_quote(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf("tls-cert = \"abc\n"
+                               "tls-key = \"abc\\\"\n" /* the quote is escaped: still open */
+                               "listen = \"127.0.0.1:0\n"
+                               "max-line = 5\n");
+    expect_err(r, "natter: @:1: --tls-cert: the value's closing quote is missing\n"
+                  "natter: @:2: --tls-key: the value's closing quote is missing\n"
+                  "natter: @:3: --listen: the value's closing quote is missing\n");
+}
+
+static void test_conf_text_after_a_quoted_value(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf("tls-cert = \"a\" b\n"
+                               "tls-key = \"a\"\"b\"\n"
+                               "max-line = \"5\" 6 # a comment\n");
+    expect_err(r, "natter: @:1: --tls-cert: unexpected 'b' after the quoted value\n"
+                  "natter: @:2: --tls-key: unexpected '\"b\"' after the quoted value\n"
+                  "natter: @:3: --max-line: unexpected '6 # a comment' after the quoted value\n");
+}
+
+/* Appends "prefix" and then ch up to a line of len bytes, then "\n" unless at_eof. */
+static size_t put_line(size_t at, const char *prefix, char ch, size_t len, bool at_eof)
+{
+    size_t n = strlen(prefix);
+    assert_true(at + len + 2 < sizeof(big_text) && n <= len);
+    memcpy(big_text + at, prefix, n);
+    memset(big_text + at + n, ch, len - n);
+    at += len;
+    if (!at_eof)
+        big_text[at++] = '\n';
+    big_text[at] = '\0';
+    return at;
+}
+
+static void test_conf_lines_are_at_most_4094_bytes(void **state)
+{
+    (void)state;
+    size_t at = put_line(0, "tls-cert = ", 'a', 4094, false); /* the longest line there is */
+    struct run *r = parse_conf_ok(big_text);
+    assert_int_equal(strlen(r->c.tls_cert_file), 4094 - strlen("tls-cert = "));
+    assert_int_equal(r->c.tls_cert_file[0], 'a');
+    teardown(NULL);
+
+    at = put_line(0, "max-line = 5", ' ', 4094, false); /* trailing blanks count too */
+    at = put_line(at, "tls-key = ", 'b', 4095, false);
+    at = put_line(at, "# ", 'c', 5000, false); /* a comment is a line too */
+    at = put_line(at, "max-line = 0", ' ', 12, false);
+    at = put_line(at, "tls-cert = ", 'd', 100000, true); /* the last line, without LF */
+    r = parse_conf(big_text);
+    expect_err(r, "natter: @:2: line too long (at most 4094 bytes)\n"
+                  "natter: @:3: line too long (at most 4094 bytes)\n"
+                  "natter: @:4: --max-line: must be a whole number from 1 to 1048576, got '0'\n"
+                  "natter: @:5: line too long (at most 4094 bytes)\n");
+    teardown(NULL);
+
+    /* an over-long line alone is an error too: the parse fails */
+    put_line(0, "max-line = 5", ' ', 4095, false);
+    r = parse_conf(big_text);
+    expect_err(r, "natter: @:1: line too long (at most 4094 bytes)\n");
+}
+
+static void test_conf_nul_byte(void **state)
+{
+    (void)state;
+    static const char text[] = "max-line = 1\0"
+                               "00\n"
+                               "history = 3\n"
+                               "rate = 1\0\n"
+                               "\0\n"
+                               "# a comment \0 with a NUL\n"
+                               "max-line = 0\n";
+    write_conf_bytes(text, sizeof(text) - 1);
+    struct run *r = PARSE("--config", conf_paths[0]);
+    expect_err(r, "natter: @:1: a NUL byte in the line\n"
+                  "natter: @:3: a NUL byte in the line\n"
+                  "natter: @:4: a NUL byte in the line\n"
+                  "natter: @:5: a NUL byte in the line\n"
+                  "natter: @:6: --max-line: must be a whole number from 1 to 1048576, got '0'\n");
+    teardown(NULL);
+
+    /* a NUL byte alone is an error too: the parse fails */
+    static const char only[] = "max-line = 100\n"
+                               "history = 3\0\n";
+    write_conf_bytes(only, sizeof(only) - 1);
+    r = PARSE("--config", conf_paths[0]);
+    expect_err(r, "natter: @:2: a NUL byte in the line\n");
+}
+
+static void test_conf_refuses_config_check_config_help_version(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf("config = /nonexistent/other.conf\n"
+                               "check-config = yes\n"
+                               "help = yes\n"
+                               "version = yes\n"
+                               "max-line = 100\n");
+    expect_err(r, "natter: @:1: --config: cannot be set in a config file\n"
+                  "natter: @:2: --check-config: cannot be set in a config file\n"
+                  "natter: @:3: --help: cannot be set in a config file\n"
+                  "natter: @:4: --version: cannot be set in a config file\n");
+    assert_false(r->c.check_config);
+    assert_false(r->c.show_help);
+    assert_false(r->c.show_version);
+}
+
+static void test_conf_every_other_option_can_be_set(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf_ok("listen = 127.0.0.1:1\n"
+                                  "echo = yes\n"
+                                  "idle-timeout = 1.5\n"
+                                  "name-timeout = 2\n"
+                                  "max-clients = 3\n"
+                                  "max-line = 4\n"
+                                  "max-output = 5000\n"
+                                  "max-output-total = 70000\n"
+                                  "stall-timeout = 0.25\n"
+                                  "sndbuf = 6\n"
+                                  "log-level = warn\n"
+                                  "log-messages = yes\n"
+                                  "history = 7\n"
+                                  "rate = 8\n"
+                                  "burst = 9\n"
+                                  "max-per-ip = 10\n"
+                                  "no-loopback-exempt = yes\n"
+                                  "oper-password-file = /x/pw\n"
+                                  "tls-cert = /x/c.pem\n"
+                                  "tls-key = /x/k.pem\n");
+    const struct nt_config *c = &r->c;
+    assert_int_equal(c->n_listen, 1);
+    assert_int_equal(c->listen[0].port, 1);
+    assert_true(c->echo);
+    assert_int_equal(c->idle_timeout_ms, 1500);
+    assert_int_equal(c->name_timeout_ms, 2000);
+    assert_int_equal(c->max_clients, 3);
+    assert_int_equal(c->max_line, 4);
+    assert_int_equal(c->max_output, 5000);
+    assert_int_equal(c->max_output_total, 70000);
+    assert_int_equal(c->stall_timeout_ms, 250);
+    assert_int_equal(c->sndbuf, 6);
+    assert_int_equal(c->log_level, NT_LOG_WARN);
+    assert_true(c->log_messages);
+    assert_int_equal(c->history, 7);
+    assert_int_equal(c->rate, 8);
+    assert_int_equal(c->burst, 9);
+    assert_int_equal(c->max_per_ip, 10);
+    assert_true(c->no_loopback_exempt);
+    assert_string_equal(c->oper_password_file, "/x/pw");
+    assert_string_equal(c->tls_cert_file, "/x/c.pem");
+    assert_string_equal(c->tls_key_file, "/x/k.pem");
+}
+
+static void test_conf_command_line_overrides_the_file(void **state)
+{
+    (void)state;
+    const char *path = write_conf("max-line = 100\n"
+                                  "history = 5\n"
+                                  "listen = 127.0.0.1:1\n"
+                                  "listen = irc://127.0.0.1:2\n"
+                                  "echo = no\n"
+                                  "tls-cert = file.pem\n");
+    struct run *r = PARSE_OK("--config", path, "--max-line", "200", "--tls-cert", "cmd.pem");
+    assert_int_equal(r->c.max_line, 200);
+    assert_string_equal(r->c.tls_cert_file, "cmd.pem");
+    assert_int_equal(r->c.history, 5);
+    assert_int_equal(r->c.n_listen, 2); /* the file's listen lines are kept */
+    assert_int_equal(r->c.listen[0].port, 1);
+    assert_int_equal(r->c.listen[1].scheme, NT_SCHEME_IRC);
+    assert_int_equal(r->c.listen[1].port, 2);
+    /* wherever --config stands on the command line */
+    r = PARSE_OK("--max-line", "200", "--config", path);
+    assert_int_equal(r->c.max_line, 200);
+    assert_int_equal(r->c.history, 5);
+    /* --listen replaces every listen of the file */
+    r = PARSE_OK("--config", path, "--listen", "127.0.0.1:3");
+    assert_int_equal(r->c.n_listen, 1);
+    assert_int_equal(r->c.listen[0].port, 3);
+    assert_int_equal(r->c.listen[0].scheme, NT_SCHEME_TCP);
+    r = PARSE_OK("-l", "127.0.0.1:3", "--config", path, "--listen", "irc://127.0.0.1:4");
+    assert_int_equal(r->c.n_listen, 2);
+    assert_int_equal(r->c.listen[0].port, 3);
+    assert_int_equal(r->c.listen[1].port, 4);
+    assert_int_equal(r->c.listen[1].scheme, NT_SCHEME_IRC);
+    /* a flag given on the command line wins over "no" in the file */
+    r = PARSE_OK("--config", path, "--echo");
+    assert_true(r->c.echo);
+}
+
+static void test_conf_command_line_listen_replaces_16_of_the_file(void **state)
+{
+    (void)state;
+    const char *path = write_conf(listen_lines(16));
+    struct run *r = PARSE_OK("--config", path, "--listen", "127.0.0.1:5");
+    assert_int_equal(r->c.n_listen, 1);
+    assert_string_equal(r->c.listen[0].host, "127.0.0.1");
+    assert_int_equal(r->c.listen[0].port, 5);
+}
+
+static void test_conf_paths_are_owned_and_freed(void **state)
+{
+    (void)state;
+    const char *path = write_conf("tls-cert = /etc/natter/first.pem\n"
+                                  "tls-key = \"/etc/natter/my key.pem\"\n"
+                                  "oper-password-file = pw # a comment\n"
+                                  "tls-cert = /etc/natter/cert.pem\n"
+                                  "max-line = 100\n");
+    struct run *r = PARSE_OK("--config", path);
+    unlink(conf_paths[0]); /* nothing may point into the file or a line buffer */
+    assert_string_equal(r->c.tls_cert_file, "/etc/natter/cert.pem");
+    assert_string_equal(r->c.tls_key_file, "/etc/natter/my key.pem");
+    assert_string_equal(r->c.oper_password_file, "pw");
+    /* each is one of the copies c owns */
+    const char *const given[] = {r->c.tls_cert_file, r->c.tls_key_file, r->c.oper_password_file};
+    for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
+        bool owned = false;
+        for (size_t j = 0; j < r->c.n_owned; j++)
+            owned = owned || r->c.owned[j] == given[i];
+        assert_true(owned);
+    }
+    /* nt_config_fini frees them all (LeakSanitizer checks under the asan preset) and may be
+     * called again */
+    nt_config_fini(&r->c);
+    assert_null(r->c.owned);
+    assert_int_equal(r->c.n_owned, 0);
+    nt_config_fini(&r->c);
+    assert_int_equal(r->c.n_owned, 0);
+}
+
+static void test_conf_fini_frees_what_a_failed_parse_owned(void **state)
+{
+    (void)state;
+    struct run *r = parse_conf("tls-cert = /a.pem\n"
+                               "max-line = 0\n"
+                               "tls-key = \"/b.pem\"\n"
+                               "oper-password-file = \"\"\n"
+                               "bogus = /c\n");
+    assert_int_equal(r->rc, -1);
+    assert_int_equal(r->lines, 3);
+    nt_config_fini(&r->c); /* and teardown's second call is harmless */
+    assert_null(r->c.owned);
+    assert_int_equal(r->c.n_owned, 0);
+}
+
+static void test_conf_missing_file(void **state)
+{
+    (void)state;
+    struct run *r = PARSE("--config", "/nonexistent-natter-dir/natter.conf");
+    assert_string_equal(r->err, "natter: --config: cannot read '/nonexistent-natter-dir/"
+                                "natter.conf': No such file or directory\n");
+    assert_int_equal(r->rc, -1);
+    /* and the command line's errors are still reported */
+    r = PARSE("--config", "/nonexistent-natter-dir/natter.conf", "--max-line", "0");
+    assert_int_equal(r->rc, -1);
+    assert_int_equal(r->lines, 2);
+    assert_non_null(strstr(r->err, "natter: --config: cannot read '/nonexistent-natter-dir/"));
+    assert_non_null(
+        strstr(r->err, "natter: --max-line: must be a whole number from 1 to 1048576, got '0'\n"));
+}
+
+static void test_conf_a_directory_is_not_a_file(void **state)
+{
+    (void)state;
+    /* fopen() of a directory succeeds; its first read fails (EISDIR): an error, not an empty
+     * file */
+    const char *dir = make_dir();
+    struct run *r = PARSE("--config", dir);
+    if (r->rc != -1 || r->lines != 1)
+        print_error("--config %s: rc %d, err \"%s\"\n", dir, r->rc, r->err);
+    assert_int_equal(r->rc, -1);
+    assert_int_equal(r->lines, 1);
+    assert_int_equal(strncmp(r->err, "natter: --config: ", 18), 0);
+    assert_non_null(strstr(r->err, dir));
+}
+
+static void test_conf_errors_name_a_long_path_in_full(void **state)
+{
+    (void)state;
+    /* "each with the file, line and option", however long the file's path (PATH_MAX is 4096) */
+    char name[201];
+    memset(name, 'd', 200);
+    name[200] = '\0';
+    snprintf(long_dir, sizeof(long_dir), "%s/%s", make_dir(), name);
+    assert_int_equal(mkdir(long_dir, 0700), 0);
+    memset(name, 'e', 200);
+    snprintf(long_path, sizeof(long_path), "%s/%s.conf", long_dir, name);
+    FILE *f = fopen(long_path, "w");
+    assert_non_null(f);
+    fputs("max-line = 0\n", f);
+    assert_int_equal(fclose(f), 0);
+    struct run *r = PARSE("--config", long_path);
+    char want[2048];
+    snprintf(want, sizeof(want),
+             "natter: %s:1: --max-line: must be a whole number from 1 to 1048576, got '0'\n",
+             long_path);
+    assert_string_equal(r->err, want);
+    assert_int_equal(r->rc, -1);
+}
+
+static void test_conf_equals_form(void **state)
+{
+    (void)state;
+    const char *path = write_conf("max-line = 100\nlisten = 127.0.0.1:7\n");
+    char arg[300];
+    snprintf(arg, sizeof(arg), "--config=%s", path);
+    struct run *r = PARSE_OK(arg);
+    assert_int_equal(r->c.max_line, 100);
+    assert_int_equal(r->c.n_listen, 1);
+    assert_int_equal(r->c.listen[0].port, 7);
+    assert_string_equal(r->c.config_file, path);
+    r = PARSE_OK(arg, "--max-line=300");
+    assert_int_equal(r->c.max_line, 300);
+    r = PARSE("--config=");
+    assert_string_equal(r->err, "natter: --config: must not be empty\n");
+    assert_int_equal(r->rc, -1);
+    r = PARSE("--config");
+    assert_string_equal(r->err, "natter: --config: missing value FILE\n");
+    assert_int_equal(r->rc, -1);
+}
+
+static void test_conf_file_and_command_line_errors_all_reported(void **state)
+{
+    (void)state;
+    const char *path = write_conf("max-line = 0\nbogus = 1\n");
+    struct run *r = PARSE("--rate", "ten", "--config", path, "--frobnicate");
+    assert_int_equal(r->rc, -1);
+    assert_int_equal(r->lines, 4);
+    static const char *const want[] = {
+        "natter: @:1: --max-line: must be a whole number from 1 to 1048576, got '0'\n",
+        "natter: @:2: unknown option 'bogus' (see --help)\n",
+        "natter: --rate: must be a whole number from 0 to 1000000, got 'ten'\n",
+        "natter: unknown option '--frobnicate' (see --help)\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const char *line = expand(want[i]);
+        if (strstr(r->err, line) == NULL)
+            print_error("no line \"%s\" in:\n%s", line, r->err);
+        assert_non_null(strstr(r->err, line));
+    }
+}
+
+static void test_conf_tls_listener_from_the_file(void **state)
+{
+    (void)state;
+    const char *path = write_conf("listen = tls://127.0.0.1:0\n");
+    struct run *r = PARSE("--config", path);
+    assert_string_equal(r->err,
+                        "natter: --listen tls://: needs --tls-cert FILE and --tls-key FILE\n");
+    assert_int_equal(r->rc, -1);
+    r = PARSE_OK("--config", path, "--tls-cert", "c.pem", "--tls-key", "k.pem");
+    assert_true(nt_config_has_tls(&r->c));
+    /* the command line's plain listener replaces the file's tls:// one: no certificate needed */
+    r = PARSE_OK("--config", path, "--listen", "127.0.0.1:0");
+    assert_false(nt_config_has_tls(&r->c));
+}
+
+static void test_check_config_flag(void **state)
+{
+    (void)state;
+    assert_false(PARSE_OK("--echo")->c.check_config);
+    assert_true(PARSE_OK("-n")->c.check_config);
+    assert_true(PARSE_OK("--check-config")->c.check_config);
+    EXPECT_ERROR(("--check-config=yes"), ("--check-config"));
+    const char *path = write_conf("max-line = 100\n");
+    struct run *r = PARSE_OK("-n", "--config", path);
+    assert_true(r->c.check_config);
+    assert_int_equal(r->c.max_line, 100);
+    assert_string_equal(r->c.config_file, path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -748,6 +1562,41 @@ int main(void)
         cmocka_unit_test_teardown(test_tls_needs_cert_and_key, teardown),
         cmocka_unit_test_teardown(test_usage_lists_every_flag, teardown),
         cmocka_unit_test_teardown(test_markdown_table, teardown),
+        cmocka_unit_test_teardown(test_conf_example_from_the_docs, teardown),
+        cmocka_unit_test_teardown(test_conf_empty_file_keeps_the_defaults, teardown),
+        cmocka_unit_test_teardown(test_conf_spaces_around_equals_are_optional, teardown),
+        cmocka_unit_test_teardown(test_conf_comments, teardown),
+        cmocka_unit_test_teardown(test_conf_hash_inside_a_value_is_checked_as_the_value, teardown),
+        cmocka_unit_test_teardown(test_conf_hash_right_after_equals_is_a_value, teardown),
+        cmocka_unit_test_teardown(test_conf_hash_right_after_a_closing_quote_is_not_a_comment,
+                                  teardown),
+        cmocka_unit_test_teardown(test_conf_quoted_values, teardown),
+        cmocka_unit_test_teardown(test_conf_repeated_listen, teardown),
+        cmocka_unit_test_teardown(test_conf_listen_at_most_16, teardown),
+        cmocka_unit_test_teardown(test_conf_booleans_yes_and_no, teardown),
+        cmocka_unit_test_teardown(test_conf_booleans_other_words_refused, teardown),
+        cmocka_unit_test_teardown(test_conf_every_error_reported_with_file_line_and_option,
+                                  teardown),
+        cmocka_unit_test_teardown(test_conf_same_checks_as_the_command_line, teardown),
+        cmocka_unit_test_teardown(test_conf_unknown_option, teardown),
+        cmocka_unit_test_teardown(test_conf_missing_equals, teardown),
+        cmocka_unit_test_teardown(test_conf_missing_closing_quote, teardown),
+        cmocka_unit_test_teardown(test_conf_text_after_a_quoted_value, teardown),
+        cmocka_unit_test_teardown(test_conf_lines_are_at_most_4094_bytes, teardown),
+        cmocka_unit_test_teardown(test_conf_nul_byte, teardown),
+        cmocka_unit_test_teardown(test_conf_refuses_config_check_config_help_version, teardown),
+        cmocka_unit_test_teardown(test_conf_every_other_option_can_be_set, teardown),
+        cmocka_unit_test_teardown(test_conf_command_line_overrides_the_file, teardown),
+        cmocka_unit_test_teardown(test_conf_command_line_listen_replaces_16_of_the_file, teardown),
+        cmocka_unit_test_teardown(test_conf_paths_are_owned_and_freed, teardown),
+        cmocka_unit_test_teardown(test_conf_fini_frees_what_a_failed_parse_owned, teardown),
+        cmocka_unit_test_teardown(test_conf_missing_file, teardown),
+        cmocka_unit_test_teardown(test_conf_a_directory_is_not_a_file, teardown),
+        cmocka_unit_test_teardown(test_conf_errors_name_a_long_path_in_full, teardown),
+        cmocka_unit_test_teardown(test_conf_equals_form, teardown),
+        cmocka_unit_test_teardown(test_conf_file_and_command_line_errors_all_reported, teardown),
+        cmocka_unit_test_teardown(test_conf_tls_listener_from_the_file, teardown),
+        cmocka_unit_test_teardown(test_check_config_flag, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
