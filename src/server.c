@@ -2,6 +2,9 @@
 /* server.c - wiring: listeners -> transports -> doors -> the chat core; signals; shutdown. */
 #include "server.h"
 
+#include <errno.h>
+#include <sys/stat.h>
+
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +12,7 @@
 
 #include "chat/flood.h"
 #include "lib/log.h"
+#include "lib/state.h"
 #include "net/conn.h"
 #include "net/tls.h"
 
@@ -212,10 +216,72 @@ static void on_signal(uv_signal_t *sig, int signum)
     nt_server_shutdown(srv);
 }
 
+/* --- what outlives a restart (--state-dir) --------------------------------------------------- */
+
+static void on_bans_changed(void *ctx)
+{
+    struct nt_server *srv = ctx;
+    if (nt_state_bans_save(srv->bans_path, srv->chat.bans, srv->chat.n_bans) != 0)
+        NT_ERROR("state: cannot save the ban list to %s: %s (the ban holds until restart)",
+                 srv->bans_path, strerror(errno));
+}
+
+static void add_ban(void *ctx, const char *address)
+{
+    struct nt_server *srv = ctx;
+    nt_chat_ban(&srv->chat, address);
+}
+
+static void warn_ban(void *ctx, unsigned lineno, const char *line)
+{
+    struct nt_server *srv = ctx;
+    NT_WARN("state: %s:%u: not an address, skipped: '%.100s'", srv->bans_path, lineno, line);
+}
+
+/* Loads the ban list of --state-dir (creating the directory if missing) and saves it on every
+ * change from now on. Returns 0, or -1 after logging why (a configuration error). */
+static int load_state(struct nt_server *srv)
+{
+    const char *dir = srv->cfg->state_dir;
+    srv->bans_path[0] = '\0';
+    if (dir == NULL)
+        return 0;
+    if (!nt_state_bans_path(dir, srv->bans_path, sizeof(srv->bans_path))) {
+        NT_ERROR("--state-dir: path too long: %s", dir);
+        return -1;
+    }
+    if (mkdir(dir, 0700) == 0)
+        NT_INFO("state: created %s", dir);
+    else if (errno != EEXIST) {
+        NT_ERROR("--state-dir: cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int n = nt_state_bans_load(srv->bans_path, add_ban, warn_ban, srv);
+    if (n < 0) {
+        NT_ERROR("--state-dir: cannot read %s: %s", srv->bans_path, strerror(errno));
+        return -1;
+    }
+    NT_INFO("state: %d banned address%s loaded from %s", n, n == 1 ? "" : "es", srv->bans_path);
+    srv->chat.on_bans_changed = on_bans_changed; /* after loading: loading saves nothing */
+    srv->chat.bans_ctx = srv;
+    return 0;
+}
+
 int nt_server_check_config(const struct nt_config *cfg, FILE *err)
 {
+    int rc = 0;
+    struct stat st;
+    if (cfg->state_dir != NULL && stat(cfg->state_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        fprintf(err, "natter: --state-dir: %s is not a directory\n", cfg->state_dir);
+        rc = -1;
+    } else if (cfg->state_dir != NULL && stat(cfg->state_dir, &st) == 0 &&
+               access(cfg->state_dir, W_OK) != 0) {
+        fprintf(err, "natter: --state-dir: %s is not writable: %s\n", cfg->state_dir,
+                strerror(errno));
+        rc = -1;
+    }
     if (!nt_config_has_tls(cfg) || cfg->tls_cert_file == NULL || cfg->tls_key_file == NULL)
-        return 0; /* no TLS, or the missing file is an error of the command line already */
+        return rc; /* no TLS, or the missing file is an error of the command line already */
     char why[512];
     struct nt_tls_ctx *ctx =
         nt_tls_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, why, sizeof(why));
@@ -224,7 +290,7 @@ int nt_server_check_config(const struct nt_config *cfg, FILE *err)
         return -1;
     }
     nt_tls_ctx_free(ctx);
-    return 0;
+    return rc;
 }
 
 int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_config *cfg,
@@ -294,6 +360,8 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_confi
             return UV_EINVAL;
         }
     }
+    if (load_state(srv) != 0)
+        return UV_EINVAL; /* a configuration error, logged: exit 2 */
     return 0;
 }
 

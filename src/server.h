@@ -50,6 +50,7 @@ struct nt_server {
     uint64_t max_clients;
     uint64_t fd_limit; /* RLIMIT_NOFILE in force */
     uint64_t last_accept_warning_ms;
+    char bans_path[4200]; /* --state-dir's ban list, or "" */
     bool is_shutting_down;
 };
 

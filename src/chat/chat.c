@@ -353,6 +353,8 @@ bool nt_chat_ban(struct nt_chat *chat, const char *ip)
         return false;
     chat->bans = nt_xrealloc(chat->bans, (chat->n_bans + 1) * sizeof(*chat->bans));
     chat->bans[chat->n_bans++] = nt_xstrndup(ip, strlen(ip));
+    if (chat->on_bans_changed != NULL)
+        chat->on_bans_changed(chat->bans_ctx);
     return true;
 }
 
@@ -362,6 +364,8 @@ bool nt_chat_unban(struct nt_chat *chat, const char *ip)
         if (strcmp(chat->bans[i], ip) == 0) {
             free(chat->bans[i]);
             chat->bans[i] = chat->bans[--chat->n_bans];
+            if (chat->on_bans_changed != NULL)
+                chat->on_bans_changed(chat->bans_ctx);
             return true;
         }
     }

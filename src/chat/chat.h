@@ -29,8 +29,11 @@ struct nt_chat {
     const struct nt_config *cfg; /* borrowed */
     struct nt_hub hub;
     struct nt_names names; /* folded name -> struct nt_member (borrowed) */
-    char **bans;           /* owned addresses refused until restart (/ban) */
+    char **bans;           /* owned addresses refused (/ban) until /unban */
     size_t n_bans;
+    /* Called after a ban was added or lifted (the server saves the list: --state-dir). */
+    void (*on_bans_changed)(void *ctx);
+    void *bans_ctx;
     struct nt_list members; /* every member IN or DROPPING, by all_link, in order of joining */
     struct nt_list drops;   /* members marked DROPPING, by drop_link, in order of marking */
     unsigned depth;         /* calls into the core in progress; the safe point is at 0 */

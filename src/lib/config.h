@@ -52,6 +52,7 @@ struct nt_config {
     bool no_loopback_exempt;        /* apply max_per_ip to loopback addresses too */
     const char *oper_password_file; /* borrowed from argv or owned; NULL = no operators */
     char oper_password[256];        /* read by nt_config_load(); empty = no operators */
+    const char *state_dir;          /* borrowed from argv or owned; NULL = nothing kept */
     const char *tls_cert_file;      /* borrowed from argv or owned; PEM chain */
     const char *tls_key_file;       /* borrowed from argv or owned; PEM key */
     const char *config_file;        /* borrowed from argv; NULL = none */
