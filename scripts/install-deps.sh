@@ -5,7 +5,7 @@
 set -euo pipefail
 
 # The build configures the unit tests too (CTest), so cmocka is part of it.
-build=(cmake ninja-build pkg-config gcc libuv1-dev libssl-dev openssl libcmocka-dev)
+build=(cmake ninja-build pkg-config gcc libuv1-dev libssl-dev openssl libcmocka-dev libsystemd-dev)
 test=("${build[@]}" clang libclang-rt-14-dev python3 python3-pytest python3-pytest-timeout
       clang-tidy cppcheck clang-format valgrind ncat irssi weechat-headless tmux man-db groff-base)
 bench=("${build[@]}" redis-server nats-server ngircd inspircd python3)

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include <systemd/sd-daemon.h>
+
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,7 @@ static void close_server_handles(struct nt_server *srv)
     close_handle((uv_handle_t *)&srv->trim_timer);
     nt_log_nonblocking(NULL, NULL);
     close_handle((uv_handle_t *)&srv->log_timer);
+    close_handle((uv_handle_t *)&srv->watchdog_timer);
     nt_conn_net_close(&srv->net);
 }
 
@@ -200,12 +203,28 @@ int nt_server_reload(struct nt_server *srv)
     return 0;
 }
 
+/* Tells systemd (Type=notify) how the service is: a no-op without NOTIFY_SOCKET. */
+static void notify(const char *state)
+{
+    int rc = sd_notify(0, state);
+    if (rc < 0)
+        NT_WARN("sd_notify: %s", strerror(-rc));
+}
+
+static void on_watchdog(uv_timer_t *timer)
+{
+    (void)timer;
+    notify("WATCHDOG=1"); /* the loop turns: nothing blocks it */
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct nt_server *srv = sig->data;
     if (signum == SIGHUP) {
         NT_INFO("received SIGHUP, reloading");
+        notify("RELOADING=1");
         nt_server_reload(srv);
+        notify("READY=1");
         return;
     }
     if (srv->is_shutting_down) {
@@ -328,6 +347,8 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_confi
     if (rc == 0)
         rc = uv_timer_init(loop, &srv->log_timer);
     if (rc == 0)
+        rc = uv_timer_init(loop, &srv->watchdog_timer);
+    if (rc == 0)
         rc = uv_signal_init(loop, &srv->sig_int);
     if (rc == 0)
         rc = uv_signal_init(loop, &srv->sig_term);
@@ -409,6 +430,17 @@ int nt_server_start(struct nt_server *srv)
         if (rc != 0)
             return rc;
     }
+    /* systemd: ready once every listener is bound; the watchdog from now on. */
+    char status[64];
+    snprintf(status, sizeof(status), "READY=1\nSTATUS=serving on %zu listener%s", srv->n_listeners,
+             srv->n_listeners == 1 ? "" : "s");
+    notify(status);
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
+        uv_timer_start(&srv->watchdog_timer, on_watchdog, usec / 2000, usec / 2000);
+        uv_unref((uv_handle_t *)&srv->watchdog_timer);
+        NT_INFO("systemd watchdog: every %llu ms", (unsigned long long)(usec / 2000));
+    }
     return 0;
 }
 
@@ -433,6 +465,7 @@ void nt_server_shutdown(struct nt_server *srv)
     if (srv->is_shutting_down)
         return;
     srv->is_shutting_down = true;
+    notify("STOPPING=1");
     nt_chat_shutdown(&srv->chat);
     for (size_t i = 0; i < srv->n_listeners; i++)
         close_handle((uv_handle_t *)&srv->listeners[i].tcp);

@@ -45,6 +45,7 @@ struct nt_server {
     uv_timer_t shutdown_timer;
     uv_timer_t trim_timer;     /* gives freed heap pages back to the system (server.c) */
     uv_timer_t log_timer;      /* writes the log buffer while stderr's reader is behind (log.h) */
+    uv_timer_t watchdog_timer; /* systemd's watchdog (WATCHDOG_USEC): WATCHDOG=1 at half of it */
     struct nt_names ip_counts; /* address -> owned counter, for --max-per-ip */
     uint64_t n_clients;        /* conns counted against max_clients */
     uint64_t max_clients;
