@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -102,17 +103,43 @@ bool nt_log_level_parse(const char *s, enum nt_log_level *out)
     return false;
 }
 
+/*
+ * Whether stderr is the journal's stream (systemd sets JOURNAL_STREAM to its "DEV:INODE"; a
+ * child whose stderr was redirected inherits the variable but not the stream). Checked once.
+ */
+static bool is_journal(void)
+{
+    static int known = -1;
+    if (known >= 0)
+        return known;
+    known = 0;
+    const char *env = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (env != NULL && sscanf(env, "%llu:%llu", &dev, &ino) == 2 &&
+        fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+        (unsigned long long)st.st_ino == ino)
+        known = 1;
+    return known;
+}
+
 void nt_log_write(enum nt_log_level level, const char *fmt, ...)
 {
     char line[2048];
-    struct timespec ts;
-    struct tm tm;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ %s ", ts.tv_nsec / 1000000L,
-                          level_names[level]);
+    size_t n;
+    if (is_journal()) {
+        /* The journal stamps lines itself; "<N>" is its syslog level (sd-daemon(3)). */
+        static const int priority[] = {3, 4, 6, 7};
+        n = (size_t)snprintf(line, sizeof(line), "<%d>%s ", priority[level], level_names[level]);
+    } else {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+        n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ %s ", ts.tv_nsec / 1000000L,
+                              level_names[level]);
+    }
 
     va_list ap;
     va_start(ap, fmt);

@@ -1,12 +1,17 @@
 """systemd: sd_notify(3) messages natter sends to NOTIFY_SOCKET (Type=notify): READY after the
 listeners are bound, RELOADING and READY around a SIGHUP, STOPPING at shutdown, WATCHDOG at half
-of WATCHDOG_USEC (OPERATIONS.md "systemd", issue #12)."""
+of WATCHDOG_USEC; and log lines for the journal when stderr is its stream (JOURNAL_STREAM)
+(OPERATIONS.md "systemd", issue #12)."""
+import os
+import re
 import signal
 import socket
+import subprocess
+import time
 
 import pytest
 
-from conftest import scaled
+from conftest import NATTER_BIN, scaled
 
 
 @pytest.fixture
@@ -59,3 +64,42 @@ def test_watchdog_pings_at_half_the_interval(start_server, notify_socket):
     pings = [sock.recv(4096).decode() for _ in range(3)]  # about every 100 ms
     assert pings == ["WATCHDOG=1"] * 3
 
+
+
+def run_with_stderr(tmp_path, env_for):
+    """Starts natter with stderr on a file and env_for(stat of that file) added, waits for its
+    `listening on`, stops it; returns its log."""
+    log = tmp_path / "natter.log"
+    with open(log, "wb") as f:
+        st = os.fstat(f.fileno())
+        env = {**os.environ, **env_for(st)}
+        env.pop("NOTIFY_SOCKET", None)
+        p = subprocess.Popen([NATTER_BIN, "--listen", "127.0.0.1:0"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=f, env=env)
+        try:
+            deadline = time.monotonic() + scaled(10)
+            while b"listening on" not in log.read_bytes():
+                assert p.poll() is None and time.monotonic() < deadline, log.read_bytes()
+                time.sleep(0.01)
+            p.send_signal(signal.SIGTERM)
+            assert p.wait(timeout=scaled(10) + 5) == 0
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return log.read_text()
+
+
+def test_on_the_journal_lines_have_its_level_prefix_and_no_timestamp(tmp_path):
+    text = run_with_stderr(tmp_path, lambda st: {"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"})
+    lines = text.splitlines()
+    assert lines and all(re.fullmatch(r"<[3467]>(error|warn|info|debug) .+", ln) for ln in lines)
+    assert re.search(r"^<6>info listening on 127\.0\.0\.1:\d+$", text, re.M)
+    assert "<6>info shutdown complete" in lines
+
+
+def test_a_journal_stream_that_is_not_stderr_keeps_the_timestamps(tmp_path):
+    # A child of a service whose stderr was redirected inherits JOURNAL_STREAM, not the stream.
+    text = run_with_stderr(tmp_path, lambda st: {"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino + 1}"})
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info listening on ", text, re.M)
+    assert "<6>" not in text
