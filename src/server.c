@@ -290,11 +290,11 @@ int nt_server_check_config(const struct nt_config *cfg, FILE *err)
 {
     int rc = 0;
     struct stat st;
-    if (cfg->state_dir != NULL && stat(cfg->state_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+    bool has_dir = cfg->state_dir != NULL && stat(cfg->state_dir, &st) == 0;
+    if (has_dir && !S_ISDIR(st.st_mode)) {
         fprintf(err, "natter: --state-dir: %s is not a directory\n", cfg->state_dir);
         rc = -1;
-    } else if (cfg->state_dir != NULL && stat(cfg->state_dir, &st) == 0 &&
-               access(cfg->state_dir, W_OK) != 0) {
+    } else if (has_dir && access(cfg->state_dir, W_OK) != 0) {
         fprintf(err, "natter: --state-dir: %s is not writable: %s\n", cfg->state_dir,
                 strerror(errno));
         rc = -1;

@@ -677,7 +677,7 @@ static void cmd_oper(struct nt_chat *chat, struct nt_member *m, const char *arg,
 /* Whether a and b are in one room together. */
 static bool shares_room(const struct nt_member *a, const struct nt_member *b)
 {
-    for (const struct nt_list *node = b->seats.next; node && node != &b->seats; node = node->next) {
+    for (const struct nt_list *node = b->seats.next; node != &b->seats; node = node->next) {
         if (nt_hub_seat(a, NT_CONTAINER_OF_CONST(node, struct nt_seat, member_link)->room) != NULL)
             return true;
     }

@@ -44,8 +44,6 @@ struct nt_room *nt_hub_find(const struct nt_hub *hub, const char *name, size_t l
 
 struct nt_seat *nt_hub_seat(const struct nt_member *m, const struct nt_room *room)
 {
-    if (m->seats.next == NULL)
-        return NULL; /* never entered a room */
     for (struct nt_list *node = m->seats.next; node != &m->seats; node = node->next) {
         struct nt_seat *seat = NT_CONTAINER_OF(node, struct nt_seat, member_link);
         if (seat->room == room)
@@ -56,8 +54,6 @@ struct nt_seat *nt_hub_seat(const struct nt_member *m, const struct nt_room *roo
 
 struct nt_room *nt_hub_enter(struct nt_hub *hub, struct nt_member *m, const char *name, size_t len)
 {
-    if (m->seats.next == NULL)
-        nt_list_init(&m->seats);
     struct nt_room *room = nt_hub_find(hub, name, len);
     if (room == NULL) {
         room = nt_xcalloc(1, sizeof(*room));
@@ -119,8 +115,6 @@ void nt_hub_leave_room(struct nt_hub *hub, struct nt_member *m, struct nt_room *
 
 void nt_hub_leave(struct nt_hub *hub, struct nt_member *m)
 {
-    if (m->seats.next == NULL)
-        return;
     for (struct nt_list *node = m->seats.next, *next; node != &m->seats; node = next) {
         next = node->next;
         leave_seat(hub, m, NT_CONTAINER_OF(node, struct nt_seat, member_link));
@@ -147,8 +141,6 @@ void nt_hub_broadcast_shared(struct nt_hub *hub, struct nt_member *m, struct nt_
                              const struct nt_member *except,
                              void (*on_full)(void *ctx, struct nt_member *m), void *ctx)
 {
-    if (m->seats.next == NULL)
-        return;
     if (m->n_seats == 1) { /* a line member: one room, nobody twice */
         nt_hub_broadcast(hub, m->room, ev, except, on_full, ctx);
         return;

@@ -537,10 +537,11 @@ static size_t goodbye_line(struct nt_conn *c, const char *text, const char *reas
     return len;
 }
 
-/* Replies with items as "CODE ME :ITEM ITEM ...", in as many lines as 512 bytes need. */
+/* Replies with items as "CODE ME [ARG ]:ITEM ITEM ...", in as many lines as 512 bytes need. */
 struct list_reply {
     struct session *s;
     const char *code;
+    const char *arg; /* repeated before the ':' of every line (319's nick), or NULL */
     char line[IRC_LINE];
     size_t len;
 };
@@ -548,14 +549,16 @@ struct list_reply {
 static void list_flush(struct list_reply *r, bool always)
 {
     if (r->len > 0 || always)
-        num(r->s, r->code, ":%.*s", (int)r->len, r->line);
+        num(r->s, r->code, "%s%s:%.*s", r->arg ? r->arg : "", r->arg ? " " : "", (int)r->len,
+            r->line);
     r->len = 0;
 }
 
 static void list_add(struct list_reply *r, const char *item, size_t n)
 {
-    /* ":natter CODE ME :" + the items + CR LF, within 512 bytes */
-    size_t head = 1 + strlen(SERVER) + 1 + strlen(r->code) + 1 + strlen(me(r->s)) + 2 + 2;
+    /* ":natter CODE ME [ARG ]:" + the items + CR LF, within 512 bytes */
+    size_t head = 1 + strlen(SERVER) + 1 + strlen(r->code) + 1 + strlen(me(r->s)) + 2 + 2 +
+                  (r->arg ? strlen(r->arg) + 1 : 0);
     if (r->len > 0 && head + r->len + 1 + n > IRC_LINE)
         list_flush(r, false);
     if (r->len > 0)
@@ -1259,25 +1262,15 @@ static void cmd_whois(struct session *s, const struct nt_irc_msg *msg)
     num(s, "311", "%s %s " SERVER " * :%s", o->name, user,
         o->realname && o->realname[0] ? o->realname : o->name);
     if (o->n_seats > 0) {
-        struct list_reply r = {.s = s, .code = "319"};
-        size_t nick_part = o->name_len + 2;
+        struct list_reply r = {.s = s, .code = "319", .arg = o->name};
         for (const struct nt_list *node = o->seats.next; node != &o->seats; node = node->next) {
             const struct nt_room *room =
                 NT_CONTAINER_OF_CONST(node, struct nt_seat, member_link)->room;
             char item[NT_NAME_MAX_BYTES + 3];
             int n = snprintf(item, sizeof(item), "%s#%s", o->is_oper ? "@" : "", room->name);
-            size_t head = 1 + strlen(SERVER) + 5 + strlen(me(s)) + 1 + nick_part + 2;
-            if (r.len > 0 && head + r.len + 1 + (size_t)n > IRC_LINE) {
-                num(s, "319", "%s :%.*s", o->name, (int)r.len, r.line);
-                r.len = 0;
-            }
-            if (r.len > 0)
-                r.line[r.len++] = ' ';
-            memcpy(r.line + r.len, item, (size_t)n);
-            r.len += (size_t)n;
+            list_add(&r, item, (size_t)n);
         }
-        if (r.len > 0)
-            num(s, "319", "%s :%.*s", o->name, (int)r.len, r.line);
+        list_flush(&r, false);
     }
     num(s, "312", "%s " SERVER " :%s", o->name, o->door);
     if (o->is_oper)
