@@ -80,38 +80,37 @@ int main(int argc, char **argv)
     return rc;
 }
 
-static int run(struct nt_config *cfg_in)
+static int run(struct nt_config *cfg)
 {
-    struct nt_config cfg = *cfg_in; /* the same strings: cfg_in keeps owning them */
-    if (cfg.show_help) {
+    if (cfg->show_help) {
         nt_config_usage(stdout);
         return 0;
     }
-    if (cfg.show_help_markdown) {
+    if (cfg->show_help_markdown) {
         nt_config_markdown(stdout);
         return 0;
     }
-    if (cfg.show_help_man) {
+    if (cfg->show_help_man) {
         nt_config_man(stdout);
         return 0;
     }
-    if (cfg.show_version) {
+    if (cfg->show_version) {
         printf("natter %s (libuv %s, %s)\n", NT_VERSION, uv_version_string(), OPENSSL_VERSION_TEXT);
         return 0;
     }
-    if (nt_config_load(&cfg, stderr) != 0)
+    if (nt_config_load(cfg, stderr) != 0)
         return 2;
-    nt_log_threshold = cfg.log_level;
+    nt_log_threshold = cfg->log_level;
     /* libuv writes with plain write(): a peer's reset must be an error, not a signal. */
     signal(SIGPIPE, SIG_IGN);
 
     uint64_t nofile = raise_nofile();
     uint64_t fd_budget = nofile > 2ULL * FD_RESERVE ? nofile - FD_RESERVE : nofile / 2;
-    uint64_t max_clients = cfg.max_clients ? cfg.max_clients : fd_budget;
-    if (cfg.max_clients > fd_budget)
+    uint64_t max_clients = cfg->max_clients ? cfg->max_clients : fd_budget;
+    if (cfg->max_clients > fd_budget)
         NT_WARN("--max-clients %llu is above what the open-file limit %llu allows (%llu): "
                 "connections past that are shed",
-                (unsigned long long)cfg.max_clients, (unsigned long long)nofile,
+                (unsigned long long)cfg->max_clients, (unsigned long long)nofile,
                 (unsigned long long)fd_budget);
 
     uv_loop_t loop;
@@ -122,7 +121,7 @@ static int run(struct nt_config *cfg_in)
     }
     struct nt_server *srv = nt_xcalloc(1, sizeof(*srv));
     int exit_code = 0;
-    rc = nt_server_init(srv, &loop, &cfg, max_clients, nofile);
+    rc = nt_server_init(srv, &loop, cfg, max_clients, nofile);
     if (rc == UV_EINVAL) {
         exit_code = 2; /* the certificate or key cannot be used: logged, a configuration error */
         nt_server_stop(srv);
@@ -132,7 +131,7 @@ static int run(struct nt_config *cfg_in)
         nt_server_stop(srv);
     } else {
         NT_INFO("natter %s starting: %s mode, max-clients %llu", NT_VERSION,
-                cfg.echo ? "echo" : "chat", (unsigned long long)max_clients);
+                cfg->echo ? "echo" : "chat", (unsigned long long)max_clients);
         if (nt_server_start(srv) != 0) {
             exit_code = 1;
             nt_server_stop(srv);
