@@ -175,7 +175,7 @@ static void add_quit_text(struct buf *b, const struct nt_event *ev)
         buf_str(b, "Idle timeout");
     } else if (strcmp(r, "ping") == 0) {
         buf_str(b, "Ping timeout");
-    } else if (strcmp(r, "error") == 0 || strcmp(r, "eof") == 0 || r[0] == '\0') {
+    } else if (strcmp(r, "error") == 0 || strcmp(r, "closed") == 0 || r[0] == '\0') {
         buf_str(b, "Connection closed");
     } else {
         buf_str(b, r);
@@ -512,6 +512,8 @@ static size_t goodbye_line(struct nt_conn *c, const char *text, const char *reas
         why = "SendQ exceeded";
     } else if (strcmp(reason, "ping") == 0) {
         why = "Ping timeout";
+    } else if (strcmp(reason, "closed") == 0) {
+        why = "Connection closed";
     } else if (strcmp(reason, "name-timeout") == 0) {
         why = "Registration timed out";
     } else if (strcmp(reason, "name-attempts") == 0) {
@@ -1583,7 +1585,7 @@ static void on_eof(struct nt_conn *c)
     if (nt_framer_end(&s->framer, &line, &line_len) == NT_FRAME_LINE)
         handle_line(s, line, line_len);
     settle(s);
-    nt_conn_goodbye(c, NULL, "quit");
+    nt_conn_goodbye(c, NULL, "closed");
 }
 
 static void on_end(struct nt_conn *c, const char *reason)

@@ -306,7 +306,7 @@ static void on_eof(struct nt_conn *c)
     size_t line_len;
     if (nt_framer_end(&s->framer, &line, &line_len) == NT_FRAME_LINE)
         handle_line(s, line, line_len);
-    nt_conn_goodbye(c, NULL, "quit");
+    nt_conn_goodbye(c, NULL, "closed");
 }
 
 static void on_end(struct nt_conn *c, const char *reason)

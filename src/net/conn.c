@@ -39,7 +39,7 @@ static size_t null_data(struct nt_conn *c, const char *data, size_t len)
 
 static void null_eof(struct nt_conn *c)
 {
-    nt_conn_goodbye(c, NULL, "quit");
+    nt_conn_goodbye(c, NULL, "closed");
 }
 
 static void null_end(struct nt_conn *c, const char *reason)
@@ -286,7 +286,7 @@ static void unthrottle(struct nt_conn *c)
     if (peer_is_gone(c)) {
         /* Nobody is left to pace: what was not yet taken from it is dropped, and it leaves now
          * instead of holding its slot for as long as its backlog would take (§7.9). */
-        nt_conn_goodbye(c, NULL, "quit");
+        nt_conn_goodbye(c, NULL, "closed");
         return;
     }
     offer(c, c->backlog + c->backlog_off, c->backlog_len - c->backlog_off, true);

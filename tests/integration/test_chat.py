@@ -329,7 +329,7 @@ def test_leave_notice_on_eof(server):  # PROTOCOL.md §4.1
     bob.close()
     alice.expect_line("*** Bob has left the chat ***")
     carol.expect_line("*** Bob has left the chat ***")
-    server.wait_log(r"name=Bob left: quit$")
+    server.wait_log(r"name=Bob left: closed$")
 
 
 def test_leave_notice_on_reset(server):  # PROTOCOL.md §4.1
@@ -431,5 +431,5 @@ def test_messages_not_logged_by_default(server):  # OPERATIONS.md "Logs"
     alice.expect_line("Bob: secret text")
     bob.close()
     alice.expect_line("*** Bob has left the chat ***")
-    server.wait_log(r"name=Bob left: quit$")
+    server.wait_log(r"name=Bob left: closed$")
     assert b"secret text" not in server.log()

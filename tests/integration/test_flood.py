@@ -188,7 +188,7 @@ def test_echo_mode_has_no_flood_control(start_server):  # PROTOCOL.md §6, §7.9
 def connect_once_freed(server, source, label):
     """Connects from source once natter has given back the place of a connection that just left.
 
-    natter logs a leave (`left: quit`, `closed before naming`) when it sees the close, but gives
+    natter logs a leave (`left: closed`, `closed before naming`) when it sees the close, but gives
     the address's place back only in the connection's close callback, a few loop turns later;
     under valgrind that can be long after the log line. So a connection made right after the log
     line may still be refused. A refused connection takes no place (this is what the test
@@ -243,7 +243,7 @@ def test_per_ip_cap_from_a_non_exempt_address(start_server):  # PROTOCOL.md §4.
     other.expect_line(notice("Local has joined the chat"))
     # A refused connection took no place: after one leaves, exactly one more gets in.
     first.close()
-    server.wait_log(rb"name=First left: quit$")
+    server.wait_log(rb"name=First left: closed$")
     fourth = join_once_freed(server, "Fourth", "127.0.0.2")
     for c in (other, local):
         c.expect_line(notice("First has left the chat"))

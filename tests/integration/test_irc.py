@@ -9,6 +9,7 @@ reply must come next) rather than sleeps.
 import calendar
 import re
 import signal
+import socket
 import time
 
 import pytest
@@ -662,9 +663,38 @@ def test_line_users_leaving_seen_by_irc(doors):  # PROTOCOL.md §8.6
     carol.expect(from_("Alice", "QUIT :Quit: see you"))
     bob.send("/quit")
     carol.expect(from_("Bob", "QUIT :Quit"))
+    # Dora reads all that was sent to her, so her close is a clean FIN, not a reset.
+    dora.expect_line(notice("Alice has left the chat (see you)"))
+    dora.expect_line(notice("Bob has left the chat"))
+    barrier(dora)
+    port = dora.local_port
     dora.close()
     carol.expect(from_("Dora", "QUIT :Connection closed"))
+    doors.server.wait_log(rb" info conn=\d+ peer=127\.0\.0\.1:%d name=Dora left: closed$" % port)
     carol.barrier()
+
+
+def test_irc_users_closing_without_quit(doors):  # PROTOCOL.md §8.6, §8.9
+    alice, = in_lobby(doors, "Alice")
+    carol = irc_in(doors, "carol", "#lobby", [alice])
+    dave = irc_in(doors, "dave", "#lobby", [alice], [carol])
+    eve = irc_in(doors, "eve", "#lobby", [alice], [carol, dave])
+    # dave half-closes after reading everything: natter says why it closes, then closes.
+    dave.barrier()
+    dave.c.sock.shutdown(socket.SHUT_WR)
+    dave.expect_error("Connection closed")
+    for c in (carol, eve):
+        c.expect(from_("dave", "QUIT :Connection closed"))
+    alice.expect_line(notice("dave has left the chat"))
+    # eve just closes (FIN) after reading everything.
+    eve.barrier()
+    port = eve.c.local_port
+    eve.close()
+    carol.expect(from_("eve", "QUIT :Connection closed"))
+    alice.expect_line(notice("eve has left the chat"))
+    doors.server.wait_log(rb" info conn=\d+ peer=127\.0\.0\.1:%d name=eve left: closed$" % port)
+    carol.barrier()
+    barrier(alice)
 
 
 def test_quit_seen_once_by_a_user_sharing_two_channels(doors):  # PROTOCOL.md §8.6

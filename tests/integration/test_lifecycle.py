@@ -39,7 +39,7 @@ def test_shutdown_tells_every_client(start_server, sig):  # PROTOCOL.md ยง4.5, ย
     log = server.log()
     assert re.search(rb" info received %s, shutting down\n" % name.encode(), log), log
     assert re.search(rb" info shutdown complete\n", log), log
-    assert b"left: quit" not in log
+    assert b"left: quit" not in log and b"left: closed" not in log
 
 
 def test_shutdown_with_no_clients(start_server):  # OPERATIONS.md "Exit status"
@@ -299,7 +299,7 @@ def test_log_levels(start_server):  # OPERATIONS.md "Logs"
     alice = server.join("Alice")
     port = alice.local_port
     alice.close()
-    server.wait_log(r" info conn=\d+ peer=127\.0\.0\.1:%d name=Alice left: quit$" % port)
+    server.wait_log(r" info conn=\d+ peer=127\.0\.0\.1:%d name=Alice left: closed$" % port)
     line_re = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (error|warn|info|debug) \S")
     for line in server.log().splitlines():
         assert line_re.match(line), f"malformed log line {line!r}"

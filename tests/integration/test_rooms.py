@@ -202,7 +202,7 @@ def test_room_is_forgotten_when_its_last_member_disconnects(server):  # PROTOCOL
     alice, bob = lobby(server, "Alice", "Bob")
     move(alice, "den", [bob], [])
     alice.close()
-    server.wait_log(rb"name=Alice left: quit$")
+    server.wait_log(rb"name=Alice left: closed$")
     bob.send("/rooms")
     bob.expect_line(notice("1 room:"))
     bob.expect_line(notice("lobby: 1"))

@@ -229,7 +229,7 @@ static void test_leave_reasons(void **state)
         {"idle", NULL, ":Alice!alice@natter QUIT :Idle timeout\r\n"},
         {"ping", NULL, ":Alice!alice@natter QUIT :Ping timeout\r\n"},
         {"error", NULL, ":Alice!alice@natter QUIT :Connection closed\r\n"},
-        {"eof", NULL, ":Alice!alice@natter QUIT :Connection closed\r\n"},
+        {"closed", NULL, ":Alice!alice@natter QUIT :Connection closed\r\n"},
         {NULL, NULL, ":Alice!alice@natter QUIT :Connection closed\r\n"},
         {"eaten by a grue", NULL, ":Alice!alice@natter QUIT :eaten by a grue\r\n"},
     };
