@@ -18,10 +18,6 @@
 #define NT_VERSION "0.0.0"
 #endif
 
-/* Descriptors kept back from --max-clients: listeners, the loop's epoll and signal pipes, logs,
- * and libuv's reserve descriptor for EMFILE. */
-#define FD_RESERVE 32
-
 /* Raises the soft open-file limit to the hard one; returns the limit now in force. */
 static uint64_t raise_nofile(void)
 {
@@ -52,15 +48,30 @@ static int check_config(struct nt_config *cfg, int parsed)
            cfg->config_file ? " (" : "", cfg->config_file ? cfg->config_file : "",
            cfg->config_file ? ")" : "", cfg->n_listen, cfg->n_listen == 1 ? "" : "s");
     for (size_t i = 0; i < cfg->n_listen; i++) {
-        const struct nt_listen_addr *la = &cfg->listen[i];
-        printf(" %s://%s%s%s:%d", nt_config_scheme_name(la->scheme), la->is_ipv6 ? "[" : "",
-               la->host, la->is_ipv6 ? "]" : "", la->port);
+        char addr[96];
+        nt_config_format_listen(&cfg->listen[i], addr, sizeof(addr));
+        printf(" %s", addr);
     }
     printf("\n");
     return 0;
 }
 
-static int run(struct nt_config *cfg);
+/* The command line, kept for reloads: they read the --config file and the flags again. */
+struct args {
+    int argc;
+    char **argv;
+};
+
+/* nt_server_read_config_fn: what main() did at start-up, once more. */
+static int read_config(struct nt_config *next, FILE *err, void *arg)
+{
+    const struct args *a = arg;
+    if (nt_config_parse(next, a->argc, a->argv, err) != 0)
+        return -1;
+    return nt_config_load(next, err);
+}
+
+static int run(struct nt_config *cfg, struct args args);
 
 int main(int argc, char **argv)
 {
@@ -74,13 +85,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "natter: see 'natter --help'\n");
         rc = 2;
     } else {
-        rc = run(&cfg);
+        rc = run(&cfg, (struct args){argc, argv});
     }
     nt_config_fini(&cfg);
     return rc;
 }
 
-static int run(struct nt_config *cfg)
+static int run(struct nt_config *cfg, struct args args)
 {
     if (cfg->show_help) {
         nt_config_usage(stdout);
@@ -105,13 +116,6 @@ static int run(struct nt_config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     uint64_t nofile = raise_nofile();
-    uint64_t fd_budget = nofile > 2ULL * FD_RESERVE ? nofile - FD_RESERVE : nofile / 2;
-    uint64_t max_clients = cfg->max_clients ? cfg->max_clients : fd_budget;
-    if (cfg->max_clients > fd_budget)
-        NT_WARN("--max-clients %llu is above what the open-file limit %llu allows (%llu): "
-                "connections past that are shed",
-                (unsigned long long)cfg->max_clients, (unsigned long long)nofile,
-                (unsigned long long)fd_budget);
 
     uv_loop_t loop;
     int rc = uv_loop_init(&loop);
@@ -121,7 +125,9 @@ static int run(struct nt_config *cfg)
     }
     struct nt_server *srv = nt_xcalloc(1, sizeof(*srv));
     int exit_code = 0;
-    rc = nt_server_init(srv, &loop, cfg, max_clients, nofile);
+    srv->read_config = read_config;
+    srv->read_config_arg = &args;
+    rc = nt_server_init(srv, &loop, cfg, nofile);
     if (rc == UV_EINVAL) {
         exit_code = 2; /* the certificate or key cannot be used: logged, a configuration error */
         nt_server_stop(srv);
@@ -131,7 +137,7 @@ static int run(struct nt_config *cfg)
         nt_server_stop(srv);
     } else {
         NT_INFO("natter %s starting: %s mode, max-clients %llu", NT_VERSION,
-                cfg->echo ? "echo" : "chat", (unsigned long long)max_clients);
+                cfg->echo ? "echo" : "chat", (unsigned long long)srv->max_clients);
         if (nt_server_start(srv) != 0) {
             exit_code = 1;
             nt_server_stop(srv);

@@ -61,11 +61,39 @@ static void close_handle(uv_handle_t *h)
         uv_close(h, NULL);
 }
 
+static void on_listener_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static struct nt_listener *listener_new(struct nt_server *srv, const struct nt_listen_addr *la)
+{
+    struct nt_listener *l = nt_xcalloc(1, sizeof(*l));
+    int rc = uv_tcp_init(srv->loop, &l->tcp);
+    NT_ASSERT(rc == 0); /* only fails for a bad flag */
+    l->tcp.data = l;
+    l->srv = srv;
+    l->la = *la;
+    return l;
+}
+
+static void listener_close(struct nt_listener *l)
+{
+    uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+}
+
+/* Stops accepting: every listener is closed (and freed when its close completes). */
+static void close_listeners(struct nt_server *srv)
+{
+    for (size_t i = 0; i < srv->n_listeners; i++)
+        listener_close(srv->listeners[i]);
+    srv->n_listeners = 0;
+}
+
 /* Closes the server's own handles; the loop ends once the conns are gone too. */
 static void close_server_handles(struct nt_server *srv)
 {
-    for (size_t i = 0; i < srv->n_listeners; i++)
-        close_handle((uv_handle_t *)&srv->listeners[i].tcp);
+    close_listeners(srv);
     close_handle((uv_handle_t *)&srv->sig_int);
     close_handle((uv_handle_t *)&srv->sig_term);
     close_handle((uv_handle_t *)&srv->sig_hup);
@@ -76,6 +104,8 @@ static void close_server_handles(struct nt_server *srv)
     close_handle((uv_handle_t *)&srv->watchdog_timer);
     nt_conn_net_close(&srv->net);
 }
+
+static bool counts_per_ip(const struct nt_server *srv, const char *ip);
 
 /* net's hook, from a conn's close callback. */
 static void on_conn_closed(struct nt_net *net, struct nt_conn *c)
@@ -112,7 +142,7 @@ static void on_connection(uv_stream_t *server, int status)
             NT_WARN("accept failed: %s", uv_strerror(status));
         return;
     }
-    enum nt_scheme scheme = l->la->scheme;
+    enum nt_scheme scheme = l->la.scheme;
     bool is_irc = scheme == NT_SCHEME_IRC || scheme == NT_SCHEME_IRCS;
     struct nt_tls_ctx *tls =
         scheme == NT_SCHEME_TLS || scheme == NT_SCHEME_IRCS ? srv->tls_ctx : NULL;
@@ -153,7 +183,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     c->is_counted = true;
     srv->n_clients++;
-    if (!srv->cfg->echo && srv->cfg->max_per_ip > 0 && !is_exempt(srv, c->ip)) {
+    if (counts_per_ip(srv, c->ip)) {
         ip_count_add(srv, c->ip, 1);
         c->is_ip_counted = true;
     }
@@ -181,26 +211,6 @@ static void on_log_pending(void *arg)
     struct nt_server *srv = arg;
     if (!uv_is_active((uv_handle_t *)&srv->log_timer))
         uv_timer_start(&srv->log_timer, on_log_timer, NT_LOG_RETRY_MS, NT_LOG_RETRY_MS);
-}
-
-int nt_server_reload(struct nt_server *srv)
-{
-    const struct nt_config *cfg = srv->cfg;
-    if (srv->tls_ctx == NULL) {
-        NT_INFO("reload: nothing to reload (no tls:// listener)");
-        return 0;
-    }
-    char err[512];
-    struct nt_tls_ctx *ctx =
-        nt_tls_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, err, sizeof(err));
-    if (ctx == NULL) {
-        NT_ERROR("reload: kept the old TLS certificate: %s", err);
-        return -1;
-    }
-    nt_tls_ctx_free(srv->tls_ctx); /* open connections hold their own reference */
-    srv->tls_ctx = ctx;
-    NT_INFO("reload: TLS certificate %s and key %s loaded", cfg->tls_cert_file, cfg->tls_key_file);
-    return 0;
 }
 
 /* Tells systemd (Type=notify) how the service is: a no-op without NOTIFY_SOCKET. */
@@ -312,31 +322,54 @@ int nt_server_check_config(const struct nt_config *cfg, FILE *err)
     return rc;
 }
 
-int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_config *cfg,
-                   uint64_t max_clients, uint64_t fd_limit)
+/* What net takes from cfg: the output limits and the deadlines' durations. */
+static void net_settings(const struct nt_config *cfg, struct nt_net_limits *limits,
+                         uint64_t durations[NT_TIMEOUT_KINDS])
+{
+    limits->max_output = cfg->max_output;
+    limits->max_output_total = cfg->max_output_total;
+    limits->sndbuf = cfg->sndbuf;
+    durations[NT_TIMEOUT_NAME] = cfg->name_timeout_ms;
+    durations[NT_TIMEOUT_IDLE] = cfg->idle_timeout_ms;
+    durations[NT_TIMEOUT_LINGER] = NT_LINGER_MS;
+    /* The time one token takes, rounded up: waking sooner would find none. Without flood
+     * control nobody is paced, but a reload that turns it off must wake who is: 1 ms. */
+    durations[NT_TIMEOUT_THROTTLE] = cfg->rate > 0 ? nt_flood_token_ms(cfg->rate) : 1;
+    durations[NT_TIMEOUT_STALL] = cfg->stall_timeout_ms;
+    durations[NT_TIMEOUT_PING] = nt_irc_ping_ms(cfg->idle_timeout_ms);
+}
+
+uint64_t nt_server_fd_budget(uint64_t fd_limit)
+{
+    return fd_limit > 2ULL * NT_FD_RESERVE ? fd_limit - NT_FD_RESERVE : fd_limit / 2;
+}
+
+/* --max-clients, or what the open-file limit allows; warns when it asks for more than that. */
+static void set_max_clients(struct nt_server *srv)
+{
+    const struct nt_config *cfg = srv->cfg;
+    srv->max_clients = cfg->max_clients ? cfg->max_clients : srv->fd_budget;
+    if (cfg->max_clients > srv->fd_budget)
+        NT_WARN("--max-clients %llu is above what the open-file limit %llu allows (%llu): "
+                "connections past that are shed",
+                (unsigned long long)cfg->max_clients, (unsigned long long)srv->fd_limit,
+                (unsigned long long)srv->fd_budget);
+}
+
+int nt_server_init(struct nt_server *srv, uv_loop_t *loop, struct nt_config *cfg, uint64_t fd_limit)
 {
     srv->loop = loop;
     srv->fd_limit = fd_limit;
+    srv->fd_budget = nt_server_fd_budget(fd_limit);
     srv->cfg = cfg;
-    srv->max_clients = max_clients;
+    set_max_clients(srv);
     nt_names_init(&srv->ip_counts);
     nt_chat_init(&srv->chat, cfg);
     nt_line_door_init(&srv->line, &srv->chat, cfg);
     nt_irc_door_init(&srv->irc, &srv->chat, cfg);
-    const struct nt_net_limits limits = {
-        .max_output = cfg->max_output,
-        .max_output_total = cfg->max_output_total,
-        .sndbuf = cfg->sndbuf,
-    };
-    const uint64_t durations[NT_TIMEOUT_KINDS] = {
-        [NT_TIMEOUT_NAME] = cfg->name_timeout_ms,
-        [NT_TIMEOUT_IDLE] = cfg->idle_timeout_ms,
-        [NT_TIMEOUT_LINGER] = NT_LINGER_MS,
-        /* The time one token takes, rounded up: waking sooner would find none. */
-        [NT_TIMEOUT_THROTTLE] = nt_flood_token_ms(cfg->rate),
-        [NT_TIMEOUT_STALL] = cfg->stall_timeout_ms,
-        [NT_TIMEOUT_PING] = nt_irc_ping_ms(cfg->idle_timeout_ms),
-    };
+    struct nt_net_limits limits;
+    uint64_t durations[NT_TIMEOUT_KINDS];
+    net_settings(cfg, &limits, durations);
     srv->net.owner = srv;
     srv->net.on_conn_closed = on_conn_closed;
     int rc = nt_conn_net_init(&srv->net, loop, &limits, durations);
@@ -386,9 +419,10 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, const struct nt_confi
     return 0;
 }
 
-static int listen_one(struct nt_listener *l)
+/* Binds and listens on l's address; logs "PREFIXlistening on ADDR" or why not. */
+static int listen_one(struct nt_listener *l, const char *prefix)
 {
-    const struct nt_listen_addr *la = l->la;
+    const struct nt_listen_addr *la = &l->la;
     struct sockaddr_storage ss;
     int rc;
     if (la->is_ipv6)
@@ -402,15 +436,17 @@ static int listen_one(struct nt_listener *l)
     const char *scheme = la->scheme == NT_SCHEME_TCP ? "" : nt_config_scheme_name(la->scheme);
     const char *sep = la->scheme == NT_SCHEME_TCP ? "" : "://";
     if (rc != 0) {
-        NT_ERROR("cannot listen on %s%s%s%s%s:%d: %s", scheme, sep, la->is_ipv6 ? "[" : "",
-                 la->host, la->is_ipv6 ? "]" : "", la->port, uv_strerror(rc));
+        NT_ERROR("%scannot listen on %s%s%s%s%s:%d: %s", prefix, scheme, sep,
+                 la->is_ipv6 ? "[" : "", la->host, la->is_ipv6 ? "]" : "", la->port,
+                 uv_strerror(rc));
         return rc;
     }
     int len = sizeof(ss);
     char name[96];
     uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len);
     nt_net_format_addr(&ss, name, sizeof(name));
-    NT_INFO("listening on %s%s%s", scheme, sep, name);
+    snprintf(l->name, sizeof(l->name), "%s%s%s", scheme, sep, name);
+    NT_INFO("%slistening on %s", prefix, l->name);
     return 0;
 }
 
@@ -418,15 +454,9 @@ int nt_server_start(struct nt_server *srv)
 {
     const struct nt_config *cfg = srv->cfg;
     for (size_t i = 0; i < cfg->n_listen; i++) {
-        struct nt_listener *l = &srv->listeners[i];
-        int rc = uv_tcp_init(srv->loop, &l->tcp);
-        if (rc != 0)
-            return rc;
-        l->tcp.data = l;
-        l->srv = srv;
-        l->la = &cfg->listen[i];
-        srv->n_listeners++;
-        rc = listen_one(l);
+        struct nt_listener *l = listener_new(srv, &cfg->listen[i]);
+        srv->listeners[srv->n_listeners++] = l;
+        int rc = listen_one(l, "");
         if (rc != 0)
             return rc;
     }
@@ -441,6 +471,157 @@ int nt_server_start(struct nt_server *srv)
         uv_unref((uv_handle_t *)&srv->watchdog_timer);
         NT_INFO("systemd watchdog: every %llu ms", (unsigned long long)(usec / 2000));
     }
+    return 0;
+}
+
+/* --- reloading (SIGHUP; docs/OPERATIONS.md "Reloading") ------------------------------------ */
+
+/* Logs each line of what a reload's checks wrote, as errors; returns how many. */
+static size_t log_errors(char *text)
+{
+    size_t n = 0;
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "natter: ", 8) == 0)
+            line += 8;
+        NT_ERROR("reload: %s", line);
+        n++;
+    }
+    return n;
+}
+
+/* nt_config_change_fn: one line per option that changed. */
+static void log_change(void *ctx, const char *name, const char *from, const char *to,
+                       bool needs_restart)
+{
+    (void)ctx;
+    if (needs_restart)
+        NT_WARN("reload: %s %s -> %s needs a restart; %s stays until then", name, from, to, from);
+    else
+        NT_INFO("reload: %s %s -> %s", name, from, to);
+}
+
+/* Whether a conn from ip counts against --max-per-ip under srv's config now. */
+static bool counts_per_ip(const struct nt_server *srv, const char *ip)
+{
+    return !srv->cfg->echo && srv->cfg->max_per_ip > 0 && !is_exempt(srv, ip);
+}
+
+/* --max-per-ip or the loopback exemption changed: open conns are counted (or not) as new ones
+ * would be, so the limit holds for what is open already. */
+static void recount_per_ip(struct nt_server *srv)
+{
+    for (struct nt_list *l = srv->net.conns.next; l != &srv->net.conns; l = l->next) {
+        struct nt_conn *c = NT_CONTAINER_OF(l, struct nt_conn, all_link);
+        if (!c->is_counted || c->is_ip_counted == counts_per_ip(srv, c->ip))
+            continue;
+        c->is_ip_counted = !c->is_ip_counted;
+        ip_count_add(srv, c->ip, c->is_ip_counted ? 1 : -1);
+    }
+}
+
+/* The listeners of next: those that run already are kept (kept[i] set for srv->listeners[i]),
+ * the others opened into fresh[]. Returns how many were opened, or -1 (after closing them)
+ * when one cannot listen: the reload is then an error. */
+static int open_new_listeners(struct nt_server *srv, const struct nt_config *next, bool *kept,
+                              struct nt_listener **fresh)
+{
+    int n = 0;
+    for (size_t i = 0; i < next->n_listen; i++) {
+        bool runs = false;
+        for (size_t j = 0; j < srv->n_listeners && !runs; j++) {
+            if (!kept[j] && nt_config_listen_equal(&srv->listeners[j]->la, &next->listen[i]))
+                runs = kept[j] = true;
+        }
+        if (runs)
+            continue;
+        struct nt_listener *l = listener_new(srv, &next->listen[i]);
+        fresh[n++] = l;
+        if (listen_one(l, "reload: ") != 0) {
+            for (int k = 0; k < n; k++)
+                listener_close(fresh[k]);
+            return -1;
+        }
+    }
+    return n;
+}
+
+int nt_server_reload(struct nt_server *srv)
+{
+    struct nt_config *cur = srv->cfg;
+    struct nt_config next;
+    nt_config_defaults(&next);
+    char *errors = NULL;
+    size_t errors_len = 0;
+    FILE *err = open_memstream(&errors, &errors_len);
+    if (err == NULL) {
+        NT_ERROR("reload: %s; nothing changed", strerror(errno));
+        return -1;
+    }
+    bool bad = srv->read_config != NULL ? srv->read_config(&next, err, srv->read_config_arg) != 0
+                                        : nt_config_load(&next, err) != 0;
+    struct nt_tls_ctx *ctx = NULL;
+    if (!bad && nt_config_has_tls(&next)) {
+        char why[512];
+        ctx = nt_tls_ctx_new(next.tls_cert_file, next.tls_key_file, why, sizeof(why));
+        if (ctx == NULL) {
+            fprintf(err, "kept the old TLS certificate: %s\n", why);
+            bad = true;
+        }
+    }
+    fclose(err);
+    log_errors(errors);
+    free(errors);
+    bool kept[NT_MAX_LISTEN] = {false};
+    struct nt_listener *fresh[NT_MAX_LISTEN];
+    int n_fresh = bad ? 0 : open_new_listeners(srv, &next, kept, fresh);
+    if (bad || n_fresh < 0) {
+        if (ctx != NULL)
+            nt_tls_ctx_free(ctx);
+        nt_config_fini(&next);
+        NT_ERROR("reload: the configuration has errors; nothing changed");
+        return -1;
+    }
+
+    /* From here on nothing fails: log what changes, then apply it. */
+    size_t changes = nt_config_diff(&next, cur, log_change, NULL) + (size_t)n_fresh;
+    size_t n_kept = 0;
+    for (size_t j = 0; j < srv->n_listeners; j++) {
+        struct nt_listener *l = srv->listeners[j];
+        if (kept[j]) {
+            srv->listeners[n_kept++] = l;
+            continue;
+        }
+        NT_INFO("reload: stopped listening on %s; its clients stay", l->name);
+        listener_close(l);
+        changes++;
+    }
+    srv->n_listeners = n_kept;
+    for (int k = 0; k < n_fresh; k++)
+        srv->listeners[srv->n_listeners++] = fresh[k];
+    if (strcmp(next.oper_password, cur->oper_password) != 0) {
+        NT_INFO("reload: operator password %s", next.oper_password[0] ? "changed" : "removed");
+        changes++;
+    }
+    if (ctx != NULL)
+        NT_INFO("reload: TLS certificate %s and key %s loaded", next.tls_cert_file,
+                next.tls_key_file);
+    if (srv->tls_ctx != NULL)
+        nt_tls_ctx_free(srv->tls_ctx); /* open connections hold their own reference */
+    srv->tls_ctx = ctx;
+
+    nt_config_fini(cur); /* everything borrowed from it now points into next's copies */
+    *cur = next;
+    nt_log_threshold = cur->log_level;
+    struct nt_net_limits limits;
+    uint64_t durations[NT_TIMEOUT_KINDS];
+    net_settings(cur, &limits, durations);
+    nt_conn_net_reload(&srv->net, &limits, durations);
+    nt_chat_reload(&srv->chat);
+    nt_line_door_reload(&srv->line, &srv->net);
+    set_max_clients(srv);
+    recount_per_ip(srv);
+    if (changes == 0 && ctx == NULL)
+        NT_INFO("reload: nothing changed");
     return 0;
 }
 
@@ -467,8 +648,7 @@ void nt_server_shutdown(struct nt_server *srv)
     srv->is_shutting_down = true;
     notify("STOPPING=1");
     nt_chat_shutdown(&srv->chat);
-    for (size_t i = 0; i < srv->n_listeners; i++)
-        close_handle((uv_handle_t *)&srv->listeners[i].tcp);
+    close_listeners(srv);
     for (struct nt_list *node = srv->net.conns.next; node != &srv->net.conns; node = node->next) {
         struct nt_conn *c = NT_CONTAINER_OF(node, struct nt_conn, all_link);
         nt_conn_goodbye(c, "*** Server is shutting down ***", "shutdown");

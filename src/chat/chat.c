@@ -83,6 +83,14 @@ void nt_chat_init(struct nt_chat *chat, const struct nt_config *cfg)
     chat->scratch = nt_xmalloc(NT_TEXT_SANITIZED_MAX(cfg->max_line));
 }
 
+void nt_chat_reload(struct nt_chat *chat)
+{
+    NT_ASSERT(chat->depth == 0);
+    nt_hub_set_history(&chat->hub, chat->cfg->history);
+    free(chat->scratch);
+    chat->scratch = nt_xmalloc(NT_TEXT_SANITIZED_MAX(chat->cfg->max_line));
+}
+
 void nt_chat_fini(struct nt_chat *chat)
 {
     NT_ASSERT(nt_list_is_empty(&chat->drops));

@@ -52,6 +52,10 @@ void nt_chat_init(struct nt_chat *chat, const struct nt_config *cfg);
 /* Frees what chat owns; every member must have left. */
 void nt_chat_fini(struct nt_chat *chat);
 
+/* The config changed under chat (a reload): takes its history size and line limit from now on.
+ * Never called inside a command or a broadcast. */
+void nt_chat_reload(struct nt_chat *chat);
+
 enum nt_chat_join_result {
     NT_CHAT_JOINED,       /* m is in the lobby, and the others were told */
     NT_CHAT_NAME_INVALID, /* see *check */

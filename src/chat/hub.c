@@ -14,6 +14,32 @@ void nt_hub_init(struct nt_hub *hub, size_t history_cap)
     hub->history_cap = history_cap;
 }
 
+void nt_hub_set_history(struct nt_hub *hub, size_t history_cap)
+{
+    size_t old = hub->history_cap;
+    if (old == history_cap)
+        return;
+    for (struct nt_list *l = hub->rooms.next; l != &hub->rooms; l = l->next) {
+        struct nt_room *room = NT_CONTAINER_OF(l, struct nt_room, link);
+        size_t keep = room->hist_len < history_cap ? room->hist_len : history_cap;
+        size_t drop = room->hist_len - keep; /* the oldest */
+        struct nt_event **ring =
+            history_cap > 0 ? nt_xmalloc(history_cap * sizeof(struct nt_event *)) : NULL;
+        for (size_t i = 0; i < room->hist_len; i++) {
+            struct nt_event *ev = room->history[(room->hist_head + i) % old];
+            if (i < drop)
+                nt_event_unref(ev);
+            else
+                ring[i - drop] = ev;
+        }
+        free(room->history);
+        room->history = ring;
+        room->hist_head = 0;
+        room->hist_len = keep;
+    }
+    hub->history_cap = history_cap;
+}
+
 static void free_room(struct nt_hub *hub, struct nt_room *room)
 {
     NT_ASSERT(room->count == 0);

@@ -45,6 +45,10 @@ struct nt_hub {
 /* Initialises hub, keeping the last history_cap chat events of each room. */
 void nt_hub_init(struct nt_hub *hub, size_t history_cap);
 
+/* Keeps the last history_cap chat events of each room from now on (a reload): each room keeps
+ * the newest of what it has that fit. */
+void nt_hub_set_history(struct nt_hub *hub, size_t history_cap);
+
 /* Frees the hub's memory; every room must be empty (and so already freed). */
 void nt_hub_fini(struct nt_hub *hub);
 

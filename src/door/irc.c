@@ -741,10 +741,7 @@ static void try_register(struct session *s)
     }
     s->is_registered = true;
     welcome(s);
-    if (nt_irc_ping_ms(s->door->cfg->idle_timeout_ms) > 0)
-        nt_conn_set_deadline(s->conn, NT_TIMEOUT_PING);
-    else
-        nt_conn_set_deadline(s->conn, NT_TIMEOUT_KINDS);
+    nt_conn_set_deadline(s->conn, NT_TIMEOUT_PING); /* dormant while --idle-timeout is 0 */
 }
 
 static void cmd_nick(struct session *s, const struct nt_irc_msg *msg)

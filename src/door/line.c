@@ -357,6 +357,15 @@ void nt_line_door_init(struct nt_line_door *door, struct nt_chat *chat, const st
     door->prompt = nt_msg_from_str("Enter your name: ");
 }
 
+void nt_line_door_reload(struct nt_line_door *door, struct nt_net *net)
+{
+    for (struct nt_list *l = net->conns.next; l != &net->conns; l = l->next) {
+        struct nt_conn *c = NT_CONTAINER_OF(l, struct nt_conn, all_link);
+        if (c->h == &handler)
+            nt_framer_set_max(&session_of(c)->framer, door->cfg->max_line);
+    }
+}
+
 void nt_line_door_fini(struct nt_line_door *door)
 {
     nt_msg_unref(door->prompt);

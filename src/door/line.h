@@ -20,6 +20,10 @@ struct nt_line_door {
 void nt_line_door_init(struct nt_line_door *door, struct nt_chat *chat,
                        const struct nt_config *cfg);
 
+/* The config changed (a reload): every open line session of net takes --max-line from now on,
+ * from the line it is reading. */
+void nt_line_door_reload(struct nt_line_door *door, struct nt_net *net);
+
 /* Frees what door owns. */
 void nt_line_door_fini(struct nt_line_door *door);
 

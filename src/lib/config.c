@@ -671,3 +671,102 @@ void nt_config_man(FILE *out)
         fputc('\n', out);
     }
 }
+
+bool nt_config_listen_equal(const struct nt_listen_addr *a, const struct nt_listen_addr *b)
+{
+    return a->scheme == b->scheme && a->port == b->port && a->is_ipv6 == b->is_ipv6 &&
+           strcmp(a->host, b->host) == 0;
+}
+
+void nt_config_format_listen(const struct nt_listen_addr *la, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s://%s%s%s:%d", nt_config_scheme_name(la->scheme), la->is_ipv6 ? "[" : "",
+             la->host, la->is_ipv6 ? "]" : "", la->port);
+}
+
+/* An option's value in c as a person would write it: "4096", "0.5", "yes", "info", "none". */
+static void format_value(const struct opt *o, const struct nt_config *c, char *out, size_t cap)
+{
+    const char *field = (const char *)c + o->offset;
+    uint64_t v;
+    switch (o->type) {
+    case OPT_FLAG:
+        snprintf(out, cap, "%s", *(const bool *)(const void *)field ? "yes" : "no");
+        return;
+    case OPT_PATH: {
+        const char *path = *(const char *const *)(const void *)field;
+        snprintf(out, cap, "%s", path ? path : "none");
+        return;
+    }
+    case OPT_LOG_LEVEL: {
+        static const char *const names[] = {"error", "warn", "info", "debug"};
+        snprintf(out, cap, "%s", names[*(const enum nt_log_level *)(const void *)field]);
+        return;
+    }
+    case OPT_SECONDS:
+        v = *(const uint64_t *)(const void *)field;
+        if (v % 1000 == 0) {
+            snprintf(out, cap, "%llu", (unsigned long long)(v / 1000));
+        } else {
+            snprintf(out, cap, "%llu.%03llu", (unsigned long long)(v / 1000),
+                     (unsigned long long)(v % 1000));
+            size_t n = strlen(out);
+            while (out[n - 1] == '0')
+                out[--n] = '\0';
+        }
+        return;
+    case OPT_COUNT:
+        v = *(const uint64_t *)(const void *)field;
+        if (v == 0 && o->min > 0) /* --max-clients: 0 is "not given", derived at start-up */
+            snprintf(out, cap, "%s", o->def);
+        else
+            snprintf(out, cap, "%llu", (unsigned long long)v);
+        return;
+    case OPT_LISTEN:
+        break;
+    }
+    snprintf(out, cap, "?");
+}
+
+/* Options that only the command line of one run means anything for. */
+static bool is_per_run(const struct opt *o)
+{
+    return o->type == OPT_LISTEN || o->offset == FIELD(config_file) ||
+           o->offset == FIELD(check_config) || o->offset == FIELD(show_help) ||
+           o->offset == FIELD(show_version) || o->offset == FIELD(show_help_markdown) ||
+           o->offset == FIELD(show_help_man);
+}
+
+/* Options a running server cannot take: the door every listener opens, where state is kept. */
+static bool needs_restart(const struct opt *o)
+{
+    return o->offset == FIELD(echo) || o->offset == FIELD(state_dir);
+}
+
+size_t nt_config_diff(struct nt_config *next, const struct nt_config *cur, nt_config_change_fn fn,
+                      void *ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        const struct opt *o = &options[i];
+        if (is_per_run(o))
+            continue;
+        char from[256], to[256];
+        format_value(o, cur, from, sizeof(from));
+        format_value(o, next, to, sizeof(to));
+        if (strcmp(from, to) == 0)
+            continue;
+        bool restart = needs_restart(o);
+        fn(ctx, o->name, from, to, restart);
+        n++;
+        if (restart && o->type == OPT_FLAG) { /* keeps what runs */
+            *(bool *)(void *)((char *)next + o->offset) =
+                *(const bool *)(const void *)((const char *)cur + o->offset);
+        } else if (restart) { /* a copy of its own: cur's strings go with cur */
+            const char *path = *(const char *const *)(const void *)((const char *)cur + o->offset);
+            *(const char **)(void *)((char *)next + o->offset) =
+                path ? own(next, path, strlen(path)) : NULL;
+        }
+    }
+    return n;
+}

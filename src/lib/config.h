@@ -101,6 +101,27 @@ const char *nt_config_scheme_name(enum nt_scheme scheme);
 /* Whether any listener of c needs TLS (and so --tls-cert and --tls-key). */
 bool nt_config_has_tls(const struct nt_config *c);
 
+/* Whether a and b are the same listener (scheme, address and port as written). */
+bool nt_config_listen_equal(const struct nt_listen_addr *a, const struct nt_listen_addr *b);
+
+/* a as "SCHEME://HOST:PORT" ("irc://127.0.0.1:6667", "tls://[::1]:0"). */
+void nt_config_format_listen(const struct nt_listen_addr *la, char *out, size_t cap);
+
+/* One option that differs (a reload): its name, both values as a person writes them ("4096",
+ * "0.5", "yes", "info", "none"), and whether a running server cannot take it. */
+typedef void (*nt_config_change_fn)(void *ctx, const char *name, const char *from, const char *to,
+                                    bool needs_restart);
+
+/*
+ * Calls fn for every option whose value in next differs from cur, in the table's order, except
+ * --listen (the caller compares the addresses) and those that mean something to one command line
+ * only (--config, --check-config, --help, --version). An option that needs a restart (--echo,
+ * --state-dir) gets cur's value back in next: next then describes what runs. Returns the number
+ * of calls.
+ */
+size_t nt_config_diff(struct nt_config *next, const struct nt_config *cur, nt_config_change_fn fn,
+                      void *ctx);
+
 /* Writes the --help text, generated from the option table, to out. */
 void nt_config_usage(FILE *out);
 

@@ -30,14 +30,22 @@ void nt_framer_fini(struct nt_framer *f)
 {
     free(f->buf);
     f->buf = NULL;
-    f->len = 0;
+    f->len = f->cap = 0;
+}
+
+void nt_framer_set_max(struct nt_framer *f, size_t max_line)
+{
+    NT_ASSERT(max_line >= 1);
+    f->max_line = max_line; /* the buffer grows or the line is refused at its next byte */
 }
 
 /* The buffer holds up to max_line + 1 bytes: the content plus a CR that an LF may follow. */
 static void append(struct nt_framer *f, char c)
 {
-    if (f->buf == NULL)
-        f->buf = nt_xmalloc(f->max_line + 1);
+    if (f->len == f->cap) { /* none yet, or max_line grew since it was made */
+        f->cap = f->max_line + 1;
+        f->buf = nt_xrealloc(f->buf, f->cap);
+    }
     f->buf[f->len++] = c;
 }
 
@@ -90,9 +98,11 @@ static enum nt_frame_result finish(struct nt_framer *f, const char **line, size_
     f->had_cr = n > 0 && f->buf[n - 1] == '\r';
     if (f->had_cr)
         n--;
+    f->len = 0;
+    if (n > f->max_line)
+        return NT_FRAME_TOO_LONG; /* max_line shrank while it was pending */
     *line = f->buf;
     *line_len = n;
-    f->len = 0;
     return NT_FRAME_LINE;
 }
 
@@ -161,7 +171,7 @@ enum nt_frame_result nt_framer_next(struct nt_framer *f, const char **in, size_t
         if (f->discarding)
             continue;
         /* Over the cap: max_line bytes of content, plus one CR only if an LF follows it. */
-        bool full = f->len == f->max_line + 1 || (f->len == f->max_line && c != '\r');
+        bool full = f->len >= f->max_line + 1 || (f->len >= f->max_line && c != '\r');
         if (full) {
             f->len = 0;
             f->discarding = true;
@@ -172,6 +182,7 @@ enum nt_frame_result nt_framer_next(struct nt_framer *f, const char **in, size_t
     if (f->len == 0) {
         free(f->buf);
         f->buf = NULL;
+        f->cap = 0;
     }
     return NT_FRAME_MORE;
 }

@@ -17,7 +17,8 @@ enum nt_frame_result {
 struct nt_framer {
     char *buf;         /* owned; partial line, allocated only while one is pending */
     size_t len;        /* bytes in buf */
-    size_t max_line;   /* the longest line content accepted, in bytes */
+    size_t cap;        /* bytes buf has room for */
+    size_t max_line;   /* the longest line content accepted, in bytes; may change (a reload) */
     bool strip_iac;    /* remove telnet IAC sequences (chat mode) */
     bool discarding;   /* inside an over-long line: drop bytes up to the next LF */
     bool had_cr;       /* the last NT_FRAME_LINE ended in CR LF (the CR is not in the line) */
@@ -27,6 +28,10 @@ struct nt_framer {
 
 /* Initialises f for lines of at most max_line bytes (max_line >= 1). Allocates nothing. */
 void nt_framer_init(struct nt_framer *f, size_t max_line, bool strip_iac);
+
+/* Changes the longest line accepted (a reload, max_line >= 1), from the line being read: if what
+ * is pending of it is over the new cap already, it is refused as too long. */
+void nt_framer_set_max(struct nt_framer *f, size_t max_line);
 
 /* Frees f's buffer. f may be initialised again afterwards. */
 void nt_framer_fini(struct nt_framer *f);

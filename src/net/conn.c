@@ -814,6 +814,14 @@ int nt_conn_net_init(struct nt_net *net, uv_loop_t *loop, const struct nt_net_li
     return rc;
 }
 
+void nt_conn_net_reload(struct nt_net *net, const struct nt_net_limits *limits,
+                        const uint64_t *durations_ms)
+{
+    net->limits = *limits;
+    for (int k = 0; k < NT_TIMEOUT_KINDS; k++)
+        nt_timeouts_set_duration(&net->timeouts, (enum nt_timeout_kind)k, durations_ms[k]);
+}
+
 static void close_net_handle(uv_handle_t *h)
 {
     if (!uv_is_closing(h))

@@ -170,6 +170,11 @@ bool nt_conn_is_tls(const struct nt_conn *c);
 int nt_conn_net_init(struct nt_net *net, uv_loop_t *loop, const struct nt_net_limits *limits,
                      const uint64_t *durations_ms);
 
+/* New limits and deadlines' durations (a reload): output caps apply from the next message queued,
+ * deadlines running move by the change (nt_timeouts_set_duration). */
+void nt_conn_net_reload(struct nt_net *net, const struct nt_net_limits *limits,
+                        const uint64_t *durations_ms);
+
 /* Closes net's handles (asynchronous); call once every conn is closing. */
 void nt_conn_net_close(struct nt_net *net);
 

@@ -56,7 +56,7 @@ static void setup_once(void)
     CHECK(uv_loop_init(&loop) == 0);
     srv = calloc(1, sizeof(*srv));
     CHECK(srv != NULL);
-    CHECK(nt_server_init(srv, &loop, &cfg, 1000, 1000) == 0);
+    CHECK(nt_server_init(srv, &loop, &cfg, 1000) == 0);
 }
 
 /* Checks bytes sent to a client (see above), as UTF-8 text with LF the only control (IRC: CR

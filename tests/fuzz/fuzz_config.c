@@ -126,6 +126,32 @@ static void fuzz_argv(const uint8_t *data, size_t size)
         free(argv[i]);
 }
 
+/* nt_config_change_fn: every change names an option and two different values. */
+static void on_change(void *ctx, const char *name, const char *from, const char *to,
+                      bool needs_restart)
+{
+    size_t *restarts = ctx;
+    CHECK(name[0] != '\0' && from[0] != '\0' && to[0] != '\0' && strcmp(from, to) != 0);
+    CHECK(!needs_restart || strcmp(name, "echo") == 0 || strcmp(name, "state-dir") == 0);
+    *restarts += needs_restart;
+}
+
+/* A reload from the defaults to c (OPERATIONS.md "Reloading"): after it, c runs what needs a
+ * restart as before, so a second look finds no such change; c against itself finds none. */
+static void check_diff(struct nt_config *c)
+{
+    struct nt_config defaults;
+    nt_config_defaults(&defaults);
+    size_t restarts = 0;
+    size_t n = nt_config_diff(c, &defaults, on_change, &restarts);
+    CHECK(restarts <= n);
+    restarts = 0;
+    nt_config_diff(c, &defaults, on_change, &restarts);
+    CHECK(restarts == 0);
+    CHECK(c->echo == defaults.echo && c->state_dir == NULL);
+    CHECK(nt_config_diff(c, c, on_change, &restarts) == 0);
+}
+
 static void fuzz_file(const uint8_t *data, size_t size)
 {
     static char path[64];
@@ -148,6 +174,7 @@ static void fuzz_file(const uint8_t *data, size_t size)
     if (rc == 0) {
         CHECK(errlen == 0);
         check_config(&c);
+        check_diff(&c);
     } else {
         CHECK(errlen > 0 && errbuf[errlen - 1] == '\n');
         char prefix[96];

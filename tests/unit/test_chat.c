@@ -246,6 +246,42 @@ static void test_history_replay(void **state)
                                   "Alice: line 4\nAlice: line 5\n* Alice yawns\n");
 }
 
+/* A reload changes --history: each room keeps the newest lines that fit, and goes on from there;
+ * a longer history keeps everything and grows; 0 keeps nothing. */
+static void test_history_resized_by_a_reload(void **state)
+{
+    struct world *w = *state;
+    struct fake *alice = join(w, "Alice");
+    for (int i = 1; i <= 3; i++) {
+        char line[32];
+        snprintf(line, sizeof(line), "line %d", i);
+        say(w, alice, line);
+    }
+    w->cfg.history = 2;
+    nt_chat_reload(&w->chat);
+    struct fake *bob = join(w, "Bob");
+    assert_non_null(strstr(bob->out, "commands. ***\nAlice: line 2\nAlice: line 3\n"));
+    w->cfg.history = 4;
+    nt_chat_reload(&w->chat);
+    say(w, alice, "line 4");
+    say(w, alice, "line 5");
+    struct fake *carol = join(w, "Carol");
+    assert_non_null(strstr(carol->out,
+                           "commands. ***\nAlice: line 2\nAlice: line 3\nAlice: line 4\n"
+                           "Alice: line 5\n"));
+    w->cfg.history = 0;
+    nt_chat_reload(&w->chat);
+    say(w, alice, "line 6");
+    struct fake *dave = join(w, "Dave");
+    assert_non_null(strstr(dave->out, "Type /help for the commands. ***\n"));
+    assert_null(strstr(dave->out, "Alice:"));
+    w->cfg.history = 1;
+    nt_chat_reload(&w->chat);
+    say(w, alice, "line 7");
+    struct fake *eve = join(w, "Eve");
+    assert_non_null(strstr(eve->out, "commands. ***\nAlice: line 7\n"));
+}
+
 /* The crash of issue #8: a reply that takes the asker over its cap while /rooms walks the rooms.
  * The asker is only marked, and dropped after the command: its leave, then its goodbye. */
 static void test_reply_over_cap_drops_at_safe_point(void **state)
@@ -293,6 +329,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_every_kind_in_line_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_encoding_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_resized_by_a_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_over_cap_drops_at_safe_point, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broadcast_over_cap, setup, teardown),
     };

@@ -655,6 +655,67 @@ static void test_buffer_freed_after_line_completes(void **state)
     evs_free(&got);
 }
 
+/* ---- a reload changes max_line between two reads (OPERATIONS.md "Reloading") ---- */
+
+/* Feeds before, changes the cap to max_after, feeds after; returns the outcomes in got. */
+static void feed_around_set_max(size_t max_before, const char *before, size_t max_after,
+                                const char *after, struct evs *got)
+{
+    struct nt_framer f;
+    nt_framer_init(&f, max_before, true);
+    feed(&f, before, strlen(before), got);
+    nt_framer_set_max(&f, max_after);
+    feed(&f, after, strlen(after), got);
+    nt_framer_fini(&f);
+}
+
+static void test_set_max_grows_a_pending_line(void **state)
+{
+    (void)state;
+    static const struct exp exp[] = {L("abcdefgh"), L("0123456789"), TL};
+    struct evs got = {0};
+    /* "abc" pending under a cap of 3; the cap becomes 10: the buffer grows, nothing is lost */
+    feed_around_set_max(3, "abc", 10, "defgh\n0123456789\n0123456789x\n", &got);
+    check_evs(&got, exp, 3, "grow", 0);
+    evs_free(&got);
+}
+
+static void test_set_max_refuses_a_pending_line_over_the_new_cap(void **state)
+{
+    (void)state;
+    /* "abcdef" pending under 10, the cap becomes 3: its LF ends a line that is too long */
+    static const struct exp at_lf[] = {TL, L("xyz")};
+    struct evs got = {0};
+    feed_around_set_max(10, "abcdef", 3, "\nxyz\n", &got);
+    check_evs(&got, at_lf, 2, "shrink, then LF", 0);
+    evs_free(&got);
+    /* ... or its next byte does, and the rest up to LF is dropped */
+    static const struct exp at_byte[] = {TL, L("ok")};
+    feed_around_set_max(10, "abcdef", 3, "ghij\nok\n", &got);
+    check_evs(&got, at_byte, 2, "shrink, then more", 0);
+    evs_free(&got);
+    /* a pending line within the new cap, CR LF included, still counts */
+    static const struct exp within[] = {L("abc"), L("de")};
+    feed_around_set_max(10, "ab", 3, "c\r\nde\n", &got);
+    check_evs(&got, within, 2, "shrink, within", 0);
+    evs_free(&got);
+}
+
+static void test_set_max_applies_to_the_end_of_input(void **state)
+{
+    (void)state;
+    struct nt_framer f;
+    nt_framer_init(&f, 10, true);
+    struct evs got = {0};
+    feed(&f, "abcdef", 6, &got);
+    nt_framer_set_max(&f, 4);
+    const char *line;
+    size_t len;
+    assert_int_not_equal(nt_framer_end(&f, &line, &len), NT_FRAME_LINE);
+    assert_int_equal(got.n, 0);
+    nt_framer_fini(&f);
+}
+
 /* ---- zero-copy and buffered paths agree; a model of §5.1, §5.2 (without SB), §3.4 ---- */
 
 static uint32_t rng_state = 12345;
@@ -847,6 +908,9 @@ int main(void)
         cmocka_unit_test_teardown(test_fini_after_partial_line, teardown),
         cmocka_unit_test_teardown(test_fini_after_partial_iac_and_discard, teardown),
         cmocka_unit_test_teardown(test_buffer_freed_after_line_completes, teardown),
+        cmocka_unit_test_teardown(test_set_max_grows_a_pending_line, teardown),
+        cmocka_unit_test_teardown(test_set_max_refuses_a_pending_line_over_the_new_cap, teardown),
+        cmocka_unit_test_teardown(test_set_max_applies_to_the_end_of_input, teardown),
         cmocka_unit_test_teardown(test_random_streams_match_model, teardown),
         cmocka_unit_test_teardown(test_random_streams_with_sb_chunking_agrees, teardown),
     };
