@@ -420,17 +420,29 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, struct nt_config *cfg
 }
 
 /* Binds and listens on l's address; logs "PREFIXlistening on ADDR" or why not. */
-static int listen_one(struct nt_listener *l, const char *prefix)
+/* The address la says, as a socket address. Returns 0 or a libuv error. */
+static int listen_sockaddr(const struct nt_listen_addr *la, struct sockaddr_storage *ss)
+{
+    if (la->is_ipv6)
+        return uv_ip6_addr(la->host, la->port, (struct sockaddr_in6 *)(void *)ss);
+    return uv_ip4_addr(la->host, la->port, (struct sockaddr_in *)(void *)ss);
+}
+
+/* Binds and listens on l's address, or listens on fd when systemd passed a socket bound to it
+ * (fd >= 0); logs "PREFIXlistening on ADDR" or why not. */
+static int listen_one(struct nt_listener *l, const char *prefix, int fd)
 {
     const struct nt_listen_addr *la = &l->la;
     struct sockaddr_storage ss;
     int rc;
-    if (la->is_ipv6)
-        rc = uv_ip6_addr(la->host, la->port, (struct sockaddr_in6 *)(void *)&ss);
-    else
-        rc = uv_ip4_addr(la->host, la->port, (struct sockaddr_in *)(void *)&ss);
-    if (rc == 0)
-        rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss, la->is_ipv6 ? UV_TCP_IPV6ONLY : 0);
+    if (fd >= 0) {
+        rc = uv_tcp_open(&l->tcp, fd);
+    } else {
+        rc = listen_sockaddr(la, &ss);
+        if (rc == 0)
+            rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss,
+                             la->is_ipv6 ? UV_TCP_IPV6ONLY : 0);
+    }
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
     const char *scheme = la->scheme == NT_SCHEME_TCP ? "" : nt_config_scheme_name(la->scheme);
@@ -450,15 +462,79 @@ static int listen_one(struct nt_listener *l, const char *prefix)
     return 0;
 }
 
+/* Whether the socket address a is the one b says (family, address, port). */
+static bool same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return a->ss_family == AF_INET6 && x->sin6_port == y->sin6_port &&
+           memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+/*
+ * Socket activation (dist/natter.socket; docs/OPERATIONS.md "systemd"): the listening sockets
+ * systemd passed (LISTEN_FDS) go to the --listen of the same address, which then speaks what its
+ * scheme says; fd_of[i] is the socket of cfg->listen[i], or -1 when natter binds it itself. A
+ * socket that is not a listening TCP one, or that no --listen names, is logged and closed.
+ */
+static void take_systemd_sockets(const struct nt_config *cfg, int *fd_of)
+{
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        fd_of[i] = -1;
+    int n = sd_listen_fds(1); /* and unsets LISTEN_FDS: nothing natter starts inherits them */
+    if (n < 0)
+        NT_WARN("socket activation: %s", strerror(-n));
+    if (n <= 0)
+        return;
+    NT_INFO("socket activation: %d socket%s from systemd", n, n == 1 ? "" : "s");
+    for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char name[96] = "?";
+        bool is_tcp = sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0 &&
+                      getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+                      (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+        if (is_tcp)
+            nt_net_format_addr(&ss, name, sizeof(name));
+        size_t match = cfg->n_listen;
+        for (size_t i = 0; is_tcp && i < cfg->n_listen && match == cfg->n_listen; i++) {
+            struct sockaddr_storage want;
+            if (fd_of[i] < 0 && listen_sockaddr(&cfg->listen[i], &want) == 0 &&
+                same_sockaddr(&ss, &want))
+                match = i;
+        }
+        if (!is_tcp)
+            NT_WARN("socket activation: descriptor %d is not a listening TCP socket; closed", fd);
+        else if (match == cfg->n_listen)
+            NT_WARN("socket activation: %s is not a --listen address; closed", name);
+        else
+            fd_of[match] = fd;
+        if (match == cfg->n_listen)
+            close(fd);
+    }
+}
+
 int nt_server_start(struct nt_server *srv)
 {
     const struct nt_config *cfg = srv->cfg;
+    int fd_of[NT_MAX_LISTEN];
+    take_systemd_sockets(cfg, fd_of);
     for (size_t i = 0; i < cfg->n_listen; i++) {
         struct nt_listener *l = listener_new(srv, &cfg->listen[i]);
         srv->listeners[srv->n_listeners++] = l;
-        int rc = listen_one(l, "");
-        if (rc != 0)
+        int rc = listen_one(l, "", fd_of[i]);
+        if (rc != 0) {
+            for (size_t j = i + 1; j < cfg->n_listen; j++) {
+                if (fd_of[j] >= 0)
+                    close(fd_of[j]);
+            }
             return rc;
+        }
     }
     /* systemd: ready once every listener is bound; the watchdog from now on. */
     char status[64];
@@ -536,7 +612,7 @@ static int open_new_listeners(struct nt_server *srv, const struct nt_config *nex
             continue;
         struct nt_listener *l = listener_new(srv, &next->listen[i]);
         fresh[n++] = l;
-        if (listen_one(l, "reload: ") != 0) {
+        if (listen_one(l, "reload: ", -1) != 0) {
             for (int k = 0; k < n; k++)
                 listener_close(fresh[k]);
             return -1;

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import NATTER_BIN, scaled
+from conftest import NATTER_BIN, WRAPPER, sanitizer_reports, scaled
 
 
 @pytest.fixture
@@ -103,3 +103,71 @@ def test_a_journal_stream_that_is_not_stderr_keeps_the_timestamps(tmp_path):
     text = run_with_stderr(tmp_path, lambda st: {"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino + 1}"})
     assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info listening on ", text, re.M)
     assert "<6>" not in text
+
+
+# -- socket activation (dist/natter.socket, sd_listen_fds(3))
+
+
+def listening_socket(host, kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, 0))
+    if kind == socket.SOCK_STREAM:
+        s.listen(16)
+    return s
+
+
+def test_socket_activation_takes_the_sockets_of_its_listen_addresses(tmp_path):
+    # As systemd does it: the sockets at descriptors 3, 4, ... with LISTEN_FDS=N and LISTEN_PID
+    # set to natter's own pid (the shell sets it, then execs natter in the same process).
+    line, irc = listening_socket("127.0.0.1"), listening_socket("127.0.0.1")
+    stray, dgram = listening_socket("127.0.0.2"), listening_socket("127.0.0.1", socket.SOCK_DGRAM)
+    socks = [line, irc, stray, dgram]
+    port = [s.getsockname()[1] for s in socks]
+    fds = [s.fileno() for s in socks]
+    dups = " ".join(f"{3 + i}<&{fd} {fd}<&-" for i, fd in enumerate(fds))
+    # bash: dash takes single-digit descriptors only in redirections.
+    argv = ["/bin/bash", "-c", f'exec {dups}; LISTEN_FDS=4 LISTEN_PID=$$ exec "$@"', "bash",
+            *WRAPPER, NATTER_BIN, "--listen", f"127.0.0.1:{port[0]}",
+            "--listen", f"irc://127.0.0.1:{port[1]}", "--rate", "0"]
+    log = tmp_path / "natter.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LISTEN_", "NOTIFY_"))}
+    with open(log, "wb") as f:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f,
+                             env=env, pass_fds=fds)
+    for s in socks:
+        s.close()  # natter holds its own copies now
+    try:
+        deadline = time.monotonic() + scaled(10)
+        while log.read_bytes().count(b"listening on") < 2:
+            assert p.poll() is None and time.monotonic() < deadline, log.read_bytes()
+            time.sleep(0.01)
+        text = log.read_text()
+        assert re.search(r" info socket activation: 4 sockets from systemd$", text, re.M), text
+        assert re.search(r" warn socket activation: 127\.0\.0\.2:%d is not a --listen address; "
+                         r"closed$" % port[2], text, re.M), text
+        assert re.search(r" warn socket activation: descriptor 6 is not a listening TCP socket; "
+                         r"closed$", text, re.M), text
+        assert re.search(r" info listening on 127\.0\.0\.1:%d$" % port[0], text, re.M), text
+        assert re.search(r" info listening on irc://127\.0\.0\.1:%d$" % port[1], text, re.M), text
+        # Each socket speaks what its --listen says.
+        with socket.create_connection(("127.0.0.1", port[0]), timeout=scaled(5)) as c:
+            assert c.recv(64) == b"Enter your name: "
+        with socket.create_connection(("127.0.0.1", port[1]), timeout=scaled(5)) as c:
+            c.sendall(b"NICK carol\r\nUSER carol 0 * :Carol\r\n")
+            got = b""
+            while b"\r\n" not in got:
+                chunk = c.recv(4096)
+                assert chunk, got
+                got += chunk
+            assert got.startswith(b":natter 001 carol :Welcome"), got
+        # The stray socket was closed by natter too: nobody listens there any more.
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.2", port[2]), timeout=scaled(2)).close()
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=scaled(10) + 5) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert not sanitizer_reports(log.read_bytes())
