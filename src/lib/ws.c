@@ -99,12 +99,13 @@ void nt_ws_accept(const char *key, size_t key_len,
     sha1(joined, key_len + g, d);
     size_t o = 0;
     for (size_t i = 0; i < 21; i += 3) { /* 20 bytes: six whole groups and one of 2 bytes */
-        uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)d[i + 1] << 8 | (i + 2 < 20 ? d[i + 2] : 0);
+        uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)d[i + 1] << 8 | d[i + 2]; /* d[20] is 0 */
         out[o++] = b64[v >> 18 & 63];
         out[o++] = b64[v >> 12 & 63];
-        out[o++] = i + 1 < 20 ? b64[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < 20 ? b64[v & 63] : '=';
+        out[o++] = b64[v >> 6 & 63];
+        out[o++] = b64[v & 63];
     }
+    out[o - 1] = '='; /* 20 bytes: the last group has 2, so its last character is padding */
     out[o] = '\0';
 }
 
