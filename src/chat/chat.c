@@ -226,8 +226,11 @@ static void settle(struct nt_chat *chat)
         const char *reason = m->drop_reason;
         char *goodbye = m->drop_goodbye;
         m->drop_goodbye = NULL;
+        struct nt_event *why = ev != NULL ? nt_event_ref(ev) : NULL; /* leave_now takes ev's */
         leave_now(chat, m, reason, ev);
-        m->ops->goodbye(m, goodbye, reason);
+        m->ops->goodbye(m, goodbye, reason, why);
+        if (why != NULL)
+            nt_event_unref(why);
         free(goodbye);
     }
     chat->depth--;

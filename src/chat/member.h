@@ -23,10 +23,13 @@ struct nt_member_ops {
     int (*deliver)(struct nt_member *m, struct nt_event *ev);
     /*
      * m is out of the chat (its leave was announced): the door says goodbye (a line, may be
-     * NULL), flushes and closes, for reason (static: "slow", "quit", "kicked"...). Called once,
-     * at a safe point; the door may free m only later, from its own close path.
+     * NULL), flushes and closes, for reason (static: "slow", "quit", "kicked"...); why is the
+     * event that put m out when an operator did (NT_EV_KICK, NT_EV_BAN: who, and why in its
+     * text), else NULL, for a door that words its goodbye itself. Called once, at a safe point;
+     * the door may free m only later, from its own close path.
      */
-    void (*goodbye)(struct nt_member *m, const char *text, const char *reason);
+    void (*goodbye)(struct nt_member *m, const char *text, const char *reason,
+                    const struct nt_event *why);
 };
 
 enum nt_member_state {

@@ -488,9 +488,20 @@ static int deliver(struct nt_member *m, struct nt_event *ev)
     return rc == UV_ENOBUFS ? -1 : 0;
 }
 
-static void goodbye(struct nt_member *m, const char *text, const char *reason)
+static void goodbye(struct nt_member *m, const char *text, const char *reason,
+                    const struct nt_event *why)
 {
     struct session *s = NT_CONTAINER_OF(m, struct session, member);
+    char words[NT_CONN_GOODBYE_MAX];
+    if (why != NULL && (why->kind == NT_EV_KICK || why->kind == NT_EV_BAN)) {
+        /* ERROR :Closing link: Kicked by Op (why) (PROTOCOL.md §8.9) */
+        const char *verb = why->kind == NT_EV_BAN ? "Banned" : "Kicked";
+        if (why->text_len > 0)
+            snprintf(words, sizeof(words), "%s by %s (%s)", verb, why->actor, why->text);
+        else
+            snprintf(words, sizeof(words), "%s by %s", verb, why->actor);
+        text = words;
+    }
     nt_conn_goodbye(s->conn, text, reason);
 }
 
@@ -520,15 +531,6 @@ static size_t goodbye_line(struct nt_conn *c, const char *text, const char *reas
         why = "Too many refused nicknames";
     } else if (strcmp(reason, "shutdown") == 0) {
         why = "Server shutting down";
-    } else if (text != NULL && strncmp(text, "*** You were ", 13) == 0) {
-        /* "*** You were kicked by OP (WHY) ***" -> "Kicked by OP (WHY)" */
-        size_t n = strlen(text + 13);
-        if (n >= 4 && strcmp(text + 13 + n - 4, " ***") == 0)
-            n -= 4;
-        snprintf(tmp, sizeof(tmp), "%.*s", (int)n, text + 13);
-        if (tmp[0] >= 'a' && tmp[0] <= 'z')
-            tmp[0] = (char)(tmp[0] - 32);
-        why = tmp;
     } else if (text != NULL) {
         why = text;
     }

@@ -172,8 +172,10 @@ static int deliver(struct nt_member *m, struct nt_event *ev)
     return rc == UV_ENOBUFS ? -1 : 0;
 }
 
-static void goodbye(struct nt_member *m, const char *text, const char *reason)
+static void goodbye(struct nt_member *m, const char *text, const char *reason,
+                    const struct nt_event *why)
 {
+    (void)why; /* the core's text says it: "*** You were kicked by Op (why) ***" */
     struct session *s = NT_CONTAINER_OF(m, struct session, member);
     nt_conn_goodbye(s->conn, text, reason);
 }

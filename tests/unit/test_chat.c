@@ -27,6 +27,9 @@ struct fake {
     bool had_goodbye;
     char goodbye[256];
     const char *reason;
+    int why_kind;    /* the kind of the event goodbye was given, or -1 for none */
+    char why_by[64]; /* its actor */
+    char why_text[64];
 };
 
 static unsigned fmt;
@@ -46,13 +49,17 @@ static int fake_deliver(struct nt_member *m, struct nt_event *ev)
     return 0;
 }
 
-static void fake_goodbye(struct nt_member *m, const char *text, const char *reason)
+static void fake_goodbye(struct nt_member *m, const char *text, const char *reason,
+                         const struct nt_event *why)
 {
     struct fake *f = NT_CONTAINER_OF(m, struct fake, m);
     assert_false(f->had_goodbye); /* once */
     f->had_goodbye = true;
     snprintf(f->goodbye, sizeof(f->goodbye), "%s", text ? text : "");
     f->reason = reason;
+    f->why_kind = why ? (int)why->kind : -1;
+    snprintf(f->why_by, sizeof(f->why_by), "%s", why ? why->actor : "");
+    snprintf(f->why_text, sizeof(f->why_text), "%s", why ? why->text : "");
 }
 
 static const struct nt_member_ops fake_ops = {.deliver = fake_deliver, .goodbye = fake_goodbye};
@@ -194,6 +201,10 @@ static void test_every_kind_in_line_bytes(void **state)
     assert_true(carol->had_goodbye);
     assert_string_equal(carol->goodbye, "*** You were kicked by Alice (spam) ***");
     assert_string_equal(carol->reason, "kicked");
+    /* The door is also given the kick itself, to word its own goodbye (IRC's ERROR). */
+    assert_int_equal(carol->why_kind, NT_EV_KICK);
+    assert_string_equal(carol->why_by, "Alice");
+    assert_string_equal(carol->why_text, "spam");
     assert_int_equal(carol->m.state, NT_MEMBER_LEFT);
     clear(alice);
     clear(bob);

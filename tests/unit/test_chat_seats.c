@@ -34,6 +34,7 @@ struct fake {
     uint64_t goodbye_tick;
     char goodbye[512];
     const char *reason;
+    int why_kind; /* the kind of the event goodbye was given, or -1 */
 };
 
 #define FAIL_ALL (~0u)
@@ -62,9 +63,11 @@ static int fake_deliver(struct nt_member *m, struct nt_event *ev)
     return 0;
 }
 
-static void fake_goodbye(struct nt_member *m, const char *text, const char *reason)
+static void fake_goodbye(struct nt_member *m, const char *text, const char *reason,
+                         const struct nt_event *why)
 {
     struct fake *f = NT_CONTAINER_OF(m, struct fake, m);
+    f->why_kind = why ? (int)why->kind : -1;
     f->goodbyes++;
     f->goodbye_tick = ++ticks;
     snprintf(f->goodbye, sizeof(f->goodbye), "%s", text ? text : "");
@@ -806,6 +809,7 @@ static void test_kick(void **state)
     assert_int_equal(tom->goodbyes, 1);
     assert_string_equal(tom->goodbye, "*** You were kicked by Op (spam) ***");
     assert_string_equal(tom->reason, "kicked");
+    assert_int_equal(tom->why_kind, NT_EV_KICK);
     assert_int_equal(kim->got[NT_EV_KICK], 1);
     expect_out(kim, ":Tom!tom@natter QUIT :Kicked by Op (spam)\r\n");
     expect_out(alice, "*** Tom was kicked by Op (spam) ***\n");
