@@ -33,6 +33,13 @@ def start(start_server, conf, *args, n):
     return server
 
 
+def started_with(start_server, tmp_path, *lines, n=1):
+    """Writes lines as tmp_path/natter.conf and starts natter on it; returns (conf, server)."""
+    conf = tmp_path / "natter.conf"
+    write(conf, *lines)
+    return conf, start(start_server, conf, n=n)
+
+
 def reload(server, count=1):
     """SIGHUP; waits for the count-th reload to have been received and finished."""
     server.signal(signal.SIGHUP)
@@ -52,9 +59,8 @@ def reload_lines(server):
 
 
 def test_changed_limits_apply_to_connected_clients(start_server, tmp_path):
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0", "max-line = 4096", "history = 0")
-    server = start(start_server, conf, n=1)
+    conf, server = started_with(start_server, tmp_path,
+                                "listen = 127.0.0.1:0", "max-line = 4096", "history = 0")
     alice, bob = server.join("Alice"), server.join("Bob")
     alice.expect_line(notice("Bob has joined the chat"))
     alice.send("x" * 50)
@@ -81,9 +87,7 @@ def test_changed_limits_apply_to_connected_clients(start_server, tmp_path):
 
 
 def test_a_line_pending_when_max_line_shrinks_is_refused(start_server, tmp_path):
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0")
-    server = start(start_server, conf, n=1)
+    conf, server = started_with(start_server, tmp_path, "listen = 127.0.0.1:0")
     alice, bob = server.join("Alice"), server.join("Bob")
     alice.expect_line(notice("Bob has joined the chat"))
     # No LF yet. Whether natter reads these bytes before the reload (a pending line that turns
@@ -99,9 +103,8 @@ def test_a_line_pending_when_max_line_shrinks_is_refused(start_server, tmp_path)
 
 
 def test_idle_timeout_lowered_cuts_a_client_idle_since_before(start_server, tmp_path):
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0", "idle-timeout = 300")
-    server = start(start_server, conf, n=1)
+    conf, server = started_with(start_server, tmp_path,
+                                "listen = 127.0.0.1:0", "idle-timeout = 300")
     alice, bob = server.join("Alice"), server.join("Bob")
     alice.expect_line(notice("Bob has joined the chat"))
     write(conf, "listen = 127.0.0.1:0", "idle-timeout = 1")
@@ -114,9 +117,7 @@ def test_idle_timeout_lowered_cuts_a_client_idle_since_before(start_server, tmp_
 
 
 def test_idle_timeout_turned_on_starts_from_the_reload(start_server, tmp_path):
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0", "idle-timeout = 0")
-    server = start(start_server, conf, n=1)
+    conf, server = started_with(start_server, tmp_path, "listen = 127.0.0.1:0", "idle-timeout = 0")
     alice = server.join("Alice")
     write(conf, "listen = 127.0.0.1:0", "idle-timeout = 1.5")
     reload(server)
@@ -126,9 +127,9 @@ def test_idle_timeout_turned_on_starts_from_the_reload(start_server, tmp_path):
 
 
 def test_irc_pings_follow_a_reloaded_idle_timeout(start_server, tmp_path):
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0", "listen = irc://127.0.0.1:0", "idle-timeout = 0")
-    server = start(start_server, conf, n=2)
+    conf, server = started_with(start_server, tmp_path,
+                                "listen = 127.0.0.1:0", "listen = irc://127.0.0.1:0",
+                                "idle-timeout = 0", n=2)
     carol = Irc(server.connect(server.address_of("irc"), label="carol"))
     carol.register("carol")
     write(conf, "listen = 127.0.0.1:0", "listen = irc://127.0.0.1:0", "idle-timeout = 2")
@@ -141,9 +142,8 @@ def test_irc_pings_follow_a_reloaded_idle_timeout(start_server, tmp_path):
 def test_operator_password_file_reread(start_server, tmp_path):
     pw = tmp_path / "oper.pw"
     pw.write_text("old-secret\n")
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0", f"oper-password-file = {pw}")
-    server = start(start_server, conf, n=1)
+    conf, server = started_with(start_server, tmp_path,
+                                "listen = 127.0.0.1:0", f"oper-password-file = {pw}")
     alice = server.join("Alice")
     pw.write_text("new-secret\n")
     reload(server)
@@ -155,9 +155,7 @@ def test_operator_password_file_reread(start_server, tmp_path):
 
 
 def test_log_level_reloaded(start_server, tmp_path):
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0")
-    server = start(start_server, conf, n=1)
+    conf, server = started_with(start_server, tmp_path, "listen = 127.0.0.1:0")
     c = server.connect(label="unnamed")
     c.expect_bytes(PROMPT)
     c.close()
@@ -172,9 +170,9 @@ def test_log_level_reloaded(start_server, tmp_path):
 
 
 def test_max_per_ip_reloaded_counts_those_connected(start_server, tmp_path):
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0", "max-per-ip = 0", "no-loopback-exempt = yes")
-    server = start(start_server, conf, n=1)
+    conf, server = started_with(start_server, tmp_path,
+                                "listen = 127.0.0.1:0", "max-per-ip = 0",
+                                "no-loopback-exempt = yes")
     first = join_from(server, "First", "127.0.0.5")
     second = join_from(server, "Second", "127.0.0.5")
     write(conf, "listen = 127.0.0.1:0", "max-per-ip = 2", "no-loopback-exempt = yes")
@@ -191,9 +189,8 @@ def test_max_per_ip_reloaded_counts_those_connected(start_server, tmp_path):
 
 
 def test_listeners_added_and_removed(start_server, tmp_path):
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0", "listen = irc://127.0.0.1:0")
-    server = start(start_server, conf, n=2)
+    conf, server = started_with(start_server, tmp_path,
+                                "listen = 127.0.0.1:0", "listen = irc://127.0.0.1:0", n=2)
     irc_host, irc_port, _ = server.addresses[server.address_of("irc")]
     carol = Irc(server.connect(server.address_of("irc"), label="carol"))
     carol.register("carol")
@@ -233,9 +230,7 @@ def test_a_listener_that_cannot_bind_changes_nothing(start_server, tmp_path):
     busy.bind(("127.0.0.1", 0))
     busy.listen()
     taken = busy.getsockname()[1]
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0", "max-line = 4096")
-    server = start(start_server, conf, n=1)
+    conf, server = started_with(start_server, tmp_path, "listen = 127.0.0.1:0", "max-line = 4096")
     alice = server.join("Alice")
     try:
         write(conf, "listen = 127.0.0.1:0", "listen = 127.0.0.3:0",
@@ -260,9 +255,8 @@ def test_a_listener_that_cannot_bind_changes_nothing(start_server, tmp_path):
 
 
 def test_broken_reload_changes_nothing_and_names_every_error(start_server, tmp_path):
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0", "max-line = 4096", "history = 1")
-    server = start(start_server, conf, n=1)
+    conf, server = started_with(start_server, tmp_path,
+                                "listen = 127.0.0.1:0", "max-line = 4096", "history = 1")
     alice, bob = server.join("Alice"), server.join("Bob")
     alice.expect_line(notice("Bob has joined the chat"))
     write(conf, "listen = 127.0.0.1:0", "max-line = 10", "history = many", "bogus = 1",
@@ -285,9 +279,7 @@ def test_broken_reload_changes_nothing_and_names_every_error(start_server, tmp_p
 
 
 def test_a_missing_config_file_changes_nothing(start_server, tmp_path):
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0")
-    server = start(start_server, conf, n=1)
+    conf, server = started_with(start_server, tmp_path, "listen = 127.0.0.1:0")
     alice = server.join("Alice")
     conf.unlink()
     reload(server)
@@ -298,9 +290,7 @@ def test_a_missing_config_file_changes_nothing(start_server, tmp_path):
 
 
 def test_option_that_needs_a_restart_is_named_and_the_rest_applied(start_server, tmp_path):
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0")
-    server = start(start_server, conf, n=1)
+    conf, server = started_with(start_server, tmp_path, "listen = 127.0.0.1:0")
     alice = server.join("Alice")
     state = tmp_path / "state"
     write(conf, "listen = 127.0.0.1:0", "echo = yes", f"state-dir = {state}", "max-line = 30")
@@ -329,9 +319,7 @@ def test_reload_without_changes_says_so(start_server, tmp_path):
 
 def test_tls_listener_added_by_a_reload(start_server, tmp_path):
     cert = make_cert(tmp_path, "localhost")
-    conf = tmp_path / "natter.conf"
-    write(conf, "listen = 127.0.0.1:0")
-    server = start(start_server, conf, n=1)
+    conf, server = started_with(start_server, tmp_path, "listen = 127.0.0.1:0")
     write(conf, "listen = 127.0.0.1:0", "listen = tls://127.0.0.1:0", f"tls-cert = {cert.cert}",
           f"tls-key = {cert.key}")
     reload(server)
