@@ -1,25 +1,33 @@
 # The two front-door commands. Everything else is CMake (CMakePresets.json).
 #   make run    install what is missing, build, run the chat server on 127.0.0.1:8888
-#   make test   install what is missing, build, run every test, lint, then again under
-#               ASan+UBSan, the fuzzers briefly, a 60 s soak, and the integration suite under
-#               valgrind memcheck (docs/SECURITY.md)
+#   make test   install what is missing, build, run every test, lint, build and test the Debian
+#               package (installs and purges it: root), then again under ASan+UBSan, the
+#               fuzzers briefly, a 60 s soak, and the integration suite under valgrind memcheck
+#               (docs/SECURITY.md)
 # The long versions (docs/SECURITY.md):
 #   make fuzz           each libFuzzer harness for FUZZ_SECONDS (default 60)
 #   make fuzz-merge     fold what `make fuzz` found into the seed corpora in tests/fuzz/corpus
 #   make soak           the soak against the ASan build for SOAK_SECONDS (default 600)
 #   make test-long      the hostile-client and resource tests at full size (release build)
 #   make test-valgrind  the integration suite under valgrind memcheck (release build)
+# Installing (docs/OPERATIONS.md "Installing"):
+#   make install        build (release preset, in build-install/) and install under PREFIX
+#                       (default /usr/local), staged under DESTDIR if given
+#   make deb            the Debian package, built in a copy of the tree: build-deb/natter_*.deb
+#   make test-package   installs that package here (root), runs it, removes and purges it
 PYTEST := /usr/bin/python3 -m pytest -q -p no:cacheprovider
 ARGS ?=
 FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 600
+PREFIX ?= /usr/local
+DESTDIR ?=
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite
 
 .PHONY: run test build build-asan test-release test-asan clean build-fuzz fuzz fuzz-merge \
-	test-fuzz soak test-soak test-long test-valgrind lint
+	test-fuzz soak test-soak test-long test-valgrind lint install deb test-package
 
 run: build
 	./build/natter $(ARGS)
@@ -34,7 +42,7 @@ build-asan:
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan
 
-test: test-release lint test-asan test-fuzz test-soak test-valgrind
+test: test-release lint test-package test-asan test-fuzz test-soak test-valgrind
 
 test-release:
 	./scripts/install-deps.sh test
@@ -87,5 +95,23 @@ test-valgrind: build
 lint: build
 	./scripts/lint.sh build
 
+# make install: the release preset configured in build-install/ (not build/, so an install never
+# races a build or test run there) without the unit tests, for PREFIX (the installed
+# natter.service names PREFIX/bin/natter); cmake --install puts it under DESTDIR/PREFIX.
+install:
+	./scripts/install-deps.sh build
+	cmake --preset release -B build-install -DBUILD_TESTING=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
+	  >/dev/null
+	cmake --build build-install
+	DESTDIR="$(if $(DESTDIR),$(abspath $(DESTDIR)))" cmake --install build-install --prefix $(PREFIX)
+
+# The Debian package (debian/, scripts/build-deb.sh), and its test (tests/package, as root).
+deb:
+	./scripts/install-deps.sh deb
+	./scripts/build-deb.sh
+
+test-package: deb
+	$(PYTEST) -rP tests/package
+
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-install build-deb

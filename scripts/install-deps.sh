@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages natter needs that are missing. Checks with dpkg-query first,
 # so on a machine that has everything it does nothing and needs no network.
-# usage: scripts/install-deps.sh [build|test|bench|fuzz]...   (default: build)
+# usage: scripts/install-deps.sh [build|test|bench|fuzz|deb]...   (default: build)
 set -euo pipefail
 
 # The build configures the unit tests too (CTest), so cmocka is part of it.
@@ -10,6 +10,9 @@ test=("${build[@]}" clang libclang-rt-14-dev python3 python3-pytest python3-pyte
       clang-tidy cppcheck clang-format valgrind ncat irssi weechat-headless tmux man-db groff-base)
 bench=("${build[@]}" redis-server nats-server ngircd inspircd python3)
 fuzz=("${build[@]}" clang-14 libclang-rt-14-dev)
+# make deb (dpkg-buildpackage, debian/) and make test-package (tests/package: pytest, man, lintian).
+deb=("${build[@]}" build-essential debhelper dpkg-dev fakeroot lintian python3 python3-pytest
+     man-db groff-base)
 
 want=()
 for set in "${@:-build}"; do
@@ -18,7 +21,9 @@ for set in "${@:-build}"; do
     test) want+=("${test[@]}") ;;
     bench) want+=("${bench[@]}") ;;
     fuzz) want+=("${fuzz[@]}") ;;
-    *) echo "install-deps.sh: unknown package set '$set' (build, test, bench, fuzz)" >&2; exit 2 ;;
+    deb) want+=("${deb[@]}") ;;
+    *) echo "install-deps.sh: unknown package set '$set' (build, test, bench, fuzz, deb)" >&2
+       exit 2 ;;
   esac
 done
 
