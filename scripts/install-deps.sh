@@ -10,9 +10,10 @@ test=("${build[@]}" clang libclang-rt-14-dev python3 python3-pytest python3-pyte
       clang-tidy cppcheck clang-format valgrind ncat irssi weechat-headless tmux man-db groff-base)
 bench=("${build[@]}" redis-server nats-server ngircd inspircd python3)
 fuzz=("${build[@]}" clang-14 libclang-rt-14-dev)
-# make deb (dpkg-buildpackage, debian/) and make test-package (tests/package: pytest, man, lintian).
+# make deb (dpkg-buildpackage, debian/) and make test-package (tests/package: pytest, man, lintian,
+# systemd-analyze verify; systemd need not run).
 deb=("${build[@]}" build-essential debhelper dpkg-dev fakeroot lintian python3 python3-pytest
-     man-db groff-base)
+     man-db groff-base systemd)
 
 want=()
 for set in "${@:-build}"; do

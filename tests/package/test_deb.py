@@ -102,6 +102,15 @@ def test_files_are_where_they_belong(installed):
     assert not [p for p in listed if p.startswith("/var/lib/natter")]
 
 
+def test_units_pass_systemd_analyze_verify(installed):
+    # systemd's own check of the installed units: every key known, every value parsed, the
+    # binaries they name there. It warns on stderr and still exits 0 for an unknown key.
+    proc = run("systemd-analyze", "verify", UNIT, UNIT.replace(".service", ".socket"),
+               check=False)
+    assert proc.returncode == 0 and proc.stderr == "" and proc.stdout == "", \
+        f"systemd-analyze verify: {proc.returncode}\n{proc.stdout}{proc.stderr}"
+
+
 def test_version_is_the_packages(installed):
     version = run("dpkg-query", "-W", "-f=${Version}", PACKAGE).stdout
     out = run(BINARY, "--version", timeout=10).stdout
@@ -202,6 +211,96 @@ def test_installed_binary_serves_the_chat(installed, tmp_path):
     finally:
         for c in clients:
             c.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def unit_commands(path):
+    """The ExecStartPre, ExecStart and ExecReload command lines of the unit at path."""
+    cmds = {}
+    for line in Path(path).read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key in ("ExecStartPre", "ExecStart", "ExecReload"):
+            cmds[key] = value.split()
+    return cmds
+
+
+def notified(sock, want):
+    """Reads sd_notify datagrams until one holds the line want; returns them all."""
+    got = []
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        sock.settimeout(deadline - time.monotonic())
+        try:
+            got.append(sock.recv(4096).decode())
+        except socket.timeout:
+            break
+        if want in got[-1].split("\n"):
+            return got
+    pytest.fail(f"no {want!r} from natter; got {got}")
+
+
+def wait_log(path, pattern):
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        m = re.search(pattern, path.read_bytes(), re.M)
+        if m:
+            return m
+        time.sleep(0.02)
+    pytest.fail(f"no {pattern!r} in the log:\n{path.read_text(errors='replace')}")
+
+
+def test_the_service_started_reloaded_and_stopped_as_systemd_does(installed, tmp_path):
+    # No systemd runs in this container, so the unit's own command lines are run the way
+    # systemd would: ExecStartPre, then ExecStart with NOTIFY_SOCKET (Type=notify), an edit of
+    # the conffile applied by ExecReload, and SIGTERM. The person's steps, in order.
+    cmds = unit_commands(UNIT)
+    assert cmds["ExecStart"][0] == BINARY and "--config" in cmds["ExecStart"], cmds
+    conf = Path(CONFFILE)
+    packaged = conf.read_text()
+    # Edit 1: listen on free ports (8888 and 6667 may be taken on a build machine).
+    edited = re.sub(r"^listen = (irc://)?127\.0\.0\.1:\d+$", r"listen = \g<1>127.0.0.1:0",
+                    packaged, flags=re.M)
+    assert edited.count(":0\n") == 2, edited
+    conf.write_text(edited)
+    run(*cmds["ExecStartPre"], timeout=10)
+    notify_path = str(tmp_path / "notify.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    log_path = tmp_path / "natter.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmds["ExecStart"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=log,
+                                env=dict(os.environ, NOTIFY_SOCKET=notify_path))
+    clients = []
+    try:
+        assert notified(notify, "READY=1")[-1] == "READY=1\nSTATUS=serving on 2 listeners"
+        port = int(wait_log(log_path, rb" info listening on 127\.0\.0\.1:(\d+)$").group(1))
+        alice = Client(port)
+        clients.append(alice)
+        alice.expect(PROMPT)
+        alice.send(b"Alice\n")
+        alice.expect(welcome("Alice", "nobody else is here"))
+        alice.send(b"x" * 150 + b"\n/zz\n")  # a line of 150 bytes is a chat line
+        alice.expect(b"*** Unknown command: /zz. Type /help for the commands. ***\n")
+        # Edit 2: a smaller max-line, applied by the unit's ExecReload while Alice stays.
+        conf.write_text(edited + "max-line = 100\n")
+        reload = [str(proc.pid) if a == "$MAINPID" else a for a in cmds["ExecReload"]]
+        run(*reload, timeout=10)
+        assert notified(notify, "RELOADING=1") == ["RELOADING=1"]
+        assert notified(notify, "READY=1") == ["READY=1"]
+        wait_log(log_path, rb" info reload: max-line 4096 -> 100$")
+        alice.send(b"x" * 150 + b"\n")
+        alice.expect(b"Line too long (more than 100 bytes); not sent.\n")
+        proc.send_signal(signal.SIGTERM)  # systemctl stop
+        assert notified(notify, "STOPPING=1") == ["STOPPING=1"]
+        assert proc.wait(timeout=10) == 0, log_path.read_text(errors="replace")
+        assert os.path.isdir("/var/lib/natter"), "--state-dir /var/lib/natter was not made"
+    finally:
+        for c in clients:
+            c.close()
+        notify.close()
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
