@@ -647,15 +647,17 @@ def count_listen_args(args):
 @pytest.fixture
 def start_server(tmp_path):
     """Factory: start_server(*args, listen=("127.0.0.1:0",), rlimit_nofile=None, env=None,
-    tls=None) (env: variables added to natter's environment; tls: a Cert, whose files are given
-    as --tls-cert and --tls-key) starts natter with --listen for each address ([tcp://] or
-    tls://) plus args (and --rate 0 unless args set --rate) and waits for every `listening on`
+    tls=None, pace=False) (env: variables added to natter's environment; tls: a Cert, whose files
+    are given as --tls-cert and --tls-key) starts natter with --listen for each address ([tcp://]
+    or tls://) plus args (and --rate 0 unless args set --rate or pace is true) and waits for
+    every `listening on`
     line. Teardown sends SIGTERM to each server still running, requires exit 0 and no sanitizer
     report."""
     _check_binary()
     servers = []
 
-    def start(*args, listen=("127.0.0.1:0",), rlimit_nofile=None, env=None, tls=None):
+    def start(*args, listen=("127.0.0.1:0",), rlimit_nofile=None, env=None, tls=None,
+              pace=False):
         argv = [*WRAPPER, NATTER_BIN]
         for addr in listen:
             argv += ["--listen", addr]
@@ -663,8 +665,9 @@ def start_server(tmp_path):
             argv += tls.args()
         argv += [str(a) for a in args]
         # Flood control (PROTOCOL.md §7.9) paces a client to 10 lines a second by default; tests
-        # of anything else send faster than that, so they turn it off unless they set --rate.
-        if "--rate" not in argv:
+        # of anything else send faster than that, so they turn it off unless they set --rate
+        # (or pace=True: a --config file says).
+        if "--rate" not in argv and not pace:
             argv += ["--rate", "0"]
         s = Server(argv, tmp_path / f"natter-{len(servers)}.log", rlimit_nofile=rlimit_nofile,
                    env=env)

@@ -5,12 +5,13 @@ Each test starts natter with a config file of its own (and no --listen on the co
 the file's addresses are the listeners), rewrites the file, sends SIGHUP and waits for the
 reload's log lines; then it checks, on the wire, that clients connected before the reload are
 still there and live under the new values, and that a broken reload changed nothing. The
-fixture's `--rate 0` is on the command line, which overrides the file: flood control is not
-reloaded here.
+fixture's `--rate 0` is on the command line, which overrides the file, except where a test
+asks for the file's flood control (pace=True).
 """
 import re
 import signal
 import socket
+import time
 
 import pytest
 
@@ -25,9 +26,10 @@ def write(path, *lines):
     path.write_text("".join(line + "\n" for line in lines))
 
 
-def start(start_server, conf, *args, n):
-    """natter with --config conf and args, waiting for the file's n listeners."""
-    server = start_server("--config", conf, *args, listen=())
+def start(start_server, conf, *args, n, pace=False):
+    """natter with --config conf and args, waiting for the file's n listeners; pace: the file's
+    flood control holds (no --rate 0 on the command line)."""
+    server = start_server("--config", conf, *args, listen=(), pace=pace)
     server.addresses, server.schemes = [], []
     server.wait_listening(n)
     return server
@@ -137,6 +139,31 @@ def test_irc_pings_follow_a_reloaded_idle_timeout(start_server, tmp_path):
     # Half of the idle timeout later, natter PINGs; unanswered, it closes with ERROR.
     carol.expect("PING :natter", timeout=scaled(5))
     carol.expect_error("Ping timeout", timeout=scaled(5))
+
+
+def test_flood_control_turned_on_paces_a_connected_client(start_server, tmp_path):
+    conf = tmp_path / "natter.conf"
+    write(conf, "listen = 127.0.0.1:0", "rate = 0")
+    server = start(start_server, conf, n=1, pace=True)
+    alice, bob = server.join("Alice"), server.join("Bob")
+    alice.expect_line(notice("Bob has joined the chat"))
+    write(conf, "listen = 127.0.0.1:0", "rate = 2", "burst = 2")
+    reload(server)
+    assert reload_lines(server) == [(b"info", b"reload: rate 0 -> 2"),
+                                    (b"info", b"reload: burst 20 -> 2")]
+    # Alice's next lines: two at once (the burst), then one each half second, none lost.
+    alice.send_raw(b"".join(b"line %d\n" % i for i in range(1, 51)))
+    bob.expect_line("Alice: line 1")
+    bob.expect_line("Alice: line 2")
+    bob.expect_silence(0.3)
+    bob.expect_line("Alice: line 3", timeout=scaled(3))
+    # Off again while 47 lines wait (23 s at this pace): they are let go at once.
+    write(conf, "listen = 127.0.0.1:0", "rate = 0")
+    reload(server, count=2)
+    # Still paced, they would take 23.5 s; let go, well under 12 s even under valgrind.
+    deadline = time.monotonic() + 12
+    for i in range(4, 51):
+        bob.expect_line(f"Alice: line {i}", timeout=max(0.1, deadline - time.monotonic()))
 
 
 def test_operator_password_file_reread(start_server, tmp_path):
