@@ -341,6 +341,19 @@ static int apply(struct nt_config *c, const struct opt *o, const char *val, FILE
     return -1;
 }
 
+/* The listeners when none is given: the line chat, and the IRC door beside it (not with echo). */
+static void default_listen(struct nt_config *c)
+{
+    const char *why = NULL;
+    int rc = nt_config_parse_listen(NT_DEFAULT_LISTEN, &c->listen[0], &why);
+    c->n_listen = 1;
+    if (!c->echo) {
+        rc |= nt_config_parse_listen(NT_DEFAULT_LISTEN_IRC, &c->listen[1], &why);
+        c->n_listen = 2;
+    }
+    NT_ASSERT(rc == 0);
+}
+
 /* Keeps a copy of s[0..n) that c owns (a path from a config file outlives the line). */
 static const char *own(struct nt_config *c, const char *s, size_t n)
 {
@@ -557,15 +570,9 @@ int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err
         fprintf(err, "natter: --listen tls://: needs --tls-cert FILE and --tls-key FILE\n");
         errors++;
     }
-    if (c->n_listen == 0) { /* the line chat, and the IRC door beside it (not in echo mode) */
-        const char *why = NULL;
-        int rc = nt_config_parse_listen(NT_DEFAULT_LISTEN, &c->listen[0], &why);
-        c->n_listen = 1;
-        if (!c->echo) {
-            rc |= nt_config_parse_listen(NT_DEFAULT_LISTEN_IRC, &c->listen[1], &why);
-            c->n_listen = 2;
-        }
-        NT_ASSERT(rc == 0);
+    if (c->n_listen == 0) {
+        c->listen_is_default = true;
+        default_listen(c);
     }
     return errors ? -1 : 0;
 }
@@ -762,7 +769,9 @@ size_t nt_config_diff(struct nt_config *next, const struct nt_config *cur, nt_co
         if (restart && o->type == OPT_FLAG) { /* keeps what runs */
             *(bool *)(void *)((char *)next + o->offset) =
                 *(const bool *)(const void *)((const char *)cur + o->offset);
-        } else if (restart) { /* a copy of its own: cur's strings go with cur */
+            if (o->offset == FIELD(echo) && next->listen_is_default)
+                default_listen(next); /* they follow echo: those of the echo that runs */
+        } else if (restart) {         /* a copy of its own: cur's strings go with cur */
             const char *path = *(const char *const *)(const void *)((const char *)cur + o->offset);
             *(const char **)(void *)((char *)next + o->offset) =
                 path ? own(next, path, strlen(path)) : NULL;

@@ -34,6 +34,7 @@ struct nt_listen_addr {
 struct nt_config {
     struct nt_listen_addr listen[NT_MAX_LISTEN];
     size_t n_listen;
+    bool listen_is_default; /* no --listen was given: the defaults, which depend on echo */
     bool echo;
     uint64_t idle_timeout_ms; /* 0 = off */
     uint64_t name_timeout_ms; /* 0 = off */
@@ -116,8 +117,8 @@ typedef void (*nt_config_change_fn)(void *ctx, const char *name, const char *fro
  * Calls fn for every option whose value in next differs from cur, in the table's order, except
  * --listen (the caller compares the addresses) and those that mean something to one command line
  * only (--config, --check-config, --help, --version). An option that needs a restart (--echo,
- * --state-dir) gets cur's value back in next: next then describes what runs. Returns the number
- * of calls.
+ * --state-dir) gets cur's value back in next, and default listeners (none given) become those of
+ * that echo: next then describes what runs. Returns the number of calls.
  */
 size_t nt_config_diff(struct nt_config *next, const struct nt_config *cur, nt_config_change_fn fn,
                       void *ctx);

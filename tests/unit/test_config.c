@@ -146,6 +146,43 @@ static void expect_error_args(const char *const *args, const char *const *words)
 
 /* ---- defaults ---- */
 
+/* nt_config_change_fn: "name from->to" a line, "!" after what needs a restart. */
+static void record_change(void *ctx, const char *name, const char *from, const char *to,
+                          bool needs_restart)
+{
+    char *log = ctx;
+    size_t n = strlen(log);
+    snprintf(log + n, 512 - n, "%s %s->%s%s\n", name, from, to, needs_restart ? "!" : "");
+}
+
+/* A reload's differences (OPERATIONS.md "Reloading"): named in the table's order with both
+ * values as written; what needs a restart gets the running value back, and default listeners
+ * (none given) follow the echo that runs, not the one asked for. */
+static void test_diff_for_a_reload(void **state)
+{
+    (void)state;
+    PARSE_OK("--max-line", "4096");
+    struct nt_config running = cur->c; /* nothing owned: a plain copy */
+    PARSE_OK("--echo", "--max-line", "100", "--idle-timeout", "0.5", "--log-level", "debug",
+             "--max-clients", "50", "--oper-password-file", "/x");
+    assert_int_equal(cur->c.n_listen, 1); /* echo's default: the line port alone */
+    char log[512] = "";
+    assert_int_equal(nt_config_diff(&cur->c, &running, record_change, log), 6);
+    assert_string_equal(log, "echo no->yes!\n"
+                             "idle-timeout 300->0.5\n"
+                             "max-clients open-file limit - 32->50\n"
+                             "max-line 4096->100\n"
+                             "log-level info->debug\n"
+                             "oper-password-file none->/x\n");
+    assert_false(cur->c.echo);
+    assert_int_equal(cur->c.n_listen, 2); /* the chat that runs: with its IRC door */
+    assert_int_equal(cur->c.listen[1].scheme, NT_SCHEME_IRC);
+    log[0] = '\0';
+    assert_int_equal(nt_config_diff(&cur->c, &running, record_change, log), 5);
+    assert_null(strchr(log, '!'));
+    assert_int_equal(nt_config_diff(&running, &running, record_change, log), 0);
+}
+
 static void test_defaults_after_empty_parse(void **state)
 {
     (void)state;
@@ -1597,6 +1634,7 @@ int main(void)
         cmocka_unit_test_teardown(test_conf_file_and_command_line_errors_all_reported, teardown),
         cmocka_unit_test_teardown(test_conf_tls_listener_from_the_file, teardown),
         cmocka_unit_test_teardown(test_check_config_flag, teardown),
+        cmocka_unit_test_teardown(test_diff_for_a_reload, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
