@@ -23,7 +23,8 @@
  * and what the server sends stays in each conn's queue, where the harness reads it. The input is a
  * script of records; the first byte of each says what to do: bits 0-1: which client; bits 2-3: 0 or
  * 1 = send the next N bytes (N = the byte after), 2 = the client half-closes (end of input), 3 = a
- * new connection takes the slot of a closed one; bit 4: the client does not read after this record.
+ * new connection takes the slot of a closed one, or, when it is open, a reload (SIGHUP) sets
+ * max_line and history from the byte after; bit 4: the client does not read after this record.
  * A client that does not read keeps its queue, so --max-output (2 KiB here) is reached and the safe
  * point is exercised: a reply or a broadcast that takes a member over its cap only marks it, and it
  * is dropped afterwards. Checks, after every record, on every byte any client was sent: valid
@@ -41,22 +42,46 @@ static struct nt_config cfg;
 static uv_loop_t loop;
 static struct nt_server *srv;
 
+/* The harness's configuration; a reload record changes max_line and history (see below). */
+static void base_config(struct nt_config *c)
+{
+    nt_config_defaults(c);
+    c->log_level = NT_LOG_ERROR;
+    c->rate = 0;      /* pacing needs the loop's timers; fuzz the protocol itself */
+    c->max_line = 64; /* short lines reach the over-long path quickly */
+    c->history = 3;   /* joins replay history */
+    c->max_per_ip = 0;
+    c->max_output = 2048; /* reachable: clients that do not read are dropped as too slow */
+    memcpy(c->oper_password, "pw", 3); /* "/oper pw" is reachable */
+}
+
+static int reload_byte = -1; /* what the next reload reads: -1 = the base configuration */
+
+/* nt_server_read_config_fn: the base configuration, or one with max_line 1-256 and history 0-4
+ * from reload_byte. */
+static int read_config(struct nt_config *next, FILE *err, void *arg)
+{
+    (void)err;
+    (void)arg;
+    base_config(next);
+    if (reload_byte >= 0) {
+        next->max_line = 1 + (uint64_t)reload_byte;
+        next->history = (uint64_t)reload_byte % 5;
+    }
+    return 0;
+}
+
 static void setup_once(void)
 {
     if (srv != NULL)
         return;
     nt_log_threshold = NT_LOG_ERROR;
-    nt_config_defaults(&cfg);
-    cfg.rate = 0;      /* pacing needs the loop's timers; fuzz the protocol itself */
-    cfg.max_line = 64; /* short lines reach the over-long path quickly */
-    cfg.history = 3;   /* joins replay history */
-    cfg.max_per_ip = 0;
-    cfg.max_output = 2048; /* reachable: clients that do not read are dropped as too slow */
-    memcpy(cfg.oper_password, "pw", 3); /* "/oper pw" is reachable */
+    base_config(&cfg);
     CHECK(uv_loop_init(&loop) == 0);
     srv = calloc(1, sizeof(*srv));
     CHECK(srv != NULL);
     CHECK(nt_server_init(srv, &loop, &cfg, 1000) == 0);
+    srv->read_config = read_config;
 }
 
 /* Checks bytes sent to a client (see above), as UTF-8 text with LF the only control (IRC: CR
@@ -128,6 +153,8 @@ static struct nt_conn *open_client(int i)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     setup_once();
+    reload_byte = -1; /* every input starts from the base configuration */
+    CHECK(nt_server_reload(srv) == 0);
     struct nt_conn *clients[CLIENTS];
     for (int i = 0; i < CLIENTS; i++)
         clients[i] = open_client(i);
@@ -161,6 +188,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 drain(c, (op & 3) >= IRC_FROM);
                 nt_conn_close(c, "quit");
                 clients[op & 3] = open_client(op & 3);
+            } else if (pos < size) {
+                /* The slot is open: a reload (SIGHUP) between two reads, with the next byte's
+                 * max_line and history, so lines pending in the framers and history rings
+                 * change size under the clients (OPERATIONS.md "Reloading"). */
+                reload_byte = data[pos++];
+                CHECK(nt_server_reload(srv) == 0);
+                CHECK(cfg.max_line == 1 + (uint64_t)reload_byte);
             }
             break;
         }
