@@ -2,6 +2,7 @@
 listeners are bound, RELOADING and READY around a SIGHUP, STOPPING at shutdown, WATCHDOG at half
 of WATCHDOG_USEC; and log lines for the journal when stderr is its stream (JOURNAL_STREAM)
 (OPERATIONS.md "systemd", issue #12)."""
+import contextlib
 import os
 import re
 import signal
@@ -66,27 +67,37 @@ def test_watchdog_pings_at_half_the_interval(start_server, notify_socket):
 
 
 
+@contextlib.contextmanager
+def natter_process(argv, log, env, pass_fds=()):
+    """Runs argv (natter, maybe through a shell that execs it) with stderr on the file log and
+    env, waits for its `listening on` and yields the Popen; then stops it with SIGTERM, which
+    must end it with status 0. Kills it if it is still running however the block ends."""
+    with open(log, "wb") as f:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f,
+                             env=env, pass_fds=pass_fds)
+    try:
+        deadline = time.monotonic() + scaled(10)
+        while b"listening on" not in log.read_bytes():
+            assert p.poll() is None and time.monotonic() < deadline, log.read_bytes()
+            time.sleep(0.01)
+        yield p
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=scaled(10) + 5) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def run_with_stderr(tmp_path, env_for):
     """Starts natter with stderr on a file and env_for(stat of that file) added, waits for its
     `listening on`, stops it; returns its log."""
     log = tmp_path / "natter.log"
-    with open(log, "wb") as f:
-        st = os.fstat(f.fileno())
-        env = {**os.environ, **env_for(st)}
-        env.pop("NOTIFY_SOCKET", None)
-        p = subprocess.Popen([NATTER_BIN, "--listen", "127.0.0.1:0"], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=f, env=env)
-        try:
-            deadline = time.monotonic() + scaled(10)
-            while b"listening on" not in log.read_bytes():
-                assert p.poll() is None and time.monotonic() < deadline, log.read_bytes()
-                time.sleep(0.01)
-            p.send_signal(signal.SIGTERM)
-            assert p.wait(timeout=scaled(10) + 5) == 0
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    log.touch()
+    env = {**os.environ, **env_for(os.stat(log))}
+    env.pop("NOTIFY_SOCKET", None)
+    with natter_process([NATTER_BIN, "--listen", "127.0.0.1:0"], log, env):
+        pass
     return log.read_text()
 
 
@@ -132,15 +143,12 @@ def test_socket_activation_takes_the_sockets_of_its_listen_addresses(tmp_path):
             "--listen", f"irc://127.0.0.1:{port[1]}", "--rate", "0"]
     log = tmp_path / "natter.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LISTEN_", "NOTIFY_"))}
-    with open(log, "wb") as f:
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f,
-                             env=env, pass_fds=fds)
-    for s in socks:
-        s.close()  # natter holds its own copies now
-    try:
+    with natter_process(argv, log, env, pass_fds=fds):
+        for s in socks:
+            s.close()  # natter holds its own copies now
         deadline = time.monotonic() + scaled(10)
         while log.read_bytes().count(b"listening on") < 2:
-            assert p.poll() is None and time.monotonic() < deadline, log.read_bytes()
+            assert time.monotonic() < deadline, log.read_bytes()
             time.sleep(0.01)
         text = log.read_text()
         assert re.search(r" info socket activation: 4 sockets from systemd$", text, re.M), text
@@ -164,10 +172,4 @@ def test_socket_activation_takes_the_sockets_of_its_listen_addresses(tmp_path):
         # The stray socket was closed by natter too: nobody listens there any more.
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.2", port[2]), timeout=scaled(2)).close()
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(timeout=scaled(10) + 5) == 0
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     assert not sanitizer_reports(log.read_bytes())
