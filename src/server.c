@@ -27,6 +27,12 @@ static bool is_exempt(const struct nt_server *srv, const char *ip)
            strncmp(ip, "::ffff:127.", 11) == 0;
 }
 
+/* Whether a conn from ip counts against --max-per-ip under srv's config now. */
+static bool counts_per_ip(const struct nt_server *srv, const char *ip)
+{
+    return !srv->cfg->echo && srv->cfg->max_per_ip > 0 && !is_exempt(srv, ip);
+}
+
 /* Per-address counts live in a string-keyed registry (the one names use), each owning a
  * heap counter. */
 struct ip_count {
@@ -104,8 +110,6 @@ static void close_server_handles(struct nt_server *srv)
     close_handle((uv_handle_t *)&srv->watchdog_timer);
     nt_conn_net_close(&srv->net);
 }
-
-static bool counts_per_ip(const struct nt_server *srv, const char *ip);
 
 /* net's hook, from a conn's close callback. */
 static void on_conn_closed(struct nt_net *net, struct nt_conn *c)
@@ -339,7 +343,8 @@ static void net_settings(const struct nt_config *cfg, struct nt_net_limits *limi
     durations[NT_TIMEOUT_PING] = nt_irc_ping_ms(cfg->idle_timeout_ms);
 }
 
-uint64_t nt_server_fd_budget(uint64_t fd_limit)
+/* The clients an open-file limit allows: it less the descriptors that are not clients. */
+static uint64_t fd_budget(uint64_t fd_limit)
 {
     return fd_limit > 2ULL * NT_FD_RESERVE ? fd_limit - NT_FD_RESERVE : fd_limit / 2;
 }
@@ -348,19 +353,19 @@ uint64_t nt_server_fd_budget(uint64_t fd_limit)
 static void set_max_clients(struct nt_server *srv)
 {
     const struct nt_config *cfg = srv->cfg;
-    srv->max_clients = cfg->max_clients ? cfg->max_clients : srv->fd_budget;
-    if (cfg->max_clients > srv->fd_budget)
+    uint64_t budget = fd_budget(srv->fd_limit);
+    srv->max_clients = cfg->max_clients ? cfg->max_clients : budget;
+    if (cfg->max_clients > budget)
         NT_WARN("--max-clients %llu is above what the open-file limit %llu allows (%llu): "
                 "connections past that are shed",
                 (unsigned long long)cfg->max_clients, (unsigned long long)srv->fd_limit,
-                (unsigned long long)srv->fd_budget);
+                (unsigned long long)budget);
 }
 
 int nt_server_init(struct nt_server *srv, uv_loop_t *loop, struct nt_config *cfg, uint64_t fd_limit)
 {
     srv->loop = loop;
     srv->fd_limit = fd_limit;
-    srv->fd_budget = nt_server_fd_budget(fd_limit);
     srv->cfg = cfg;
     set_max_clients(srv);
     nt_names_init(&srv->ip_counts);
@@ -419,7 +424,6 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, struct nt_config *cfg
     return 0;
 }
 
-/* Binds and listens on l's address; logs "PREFIXlistening on ADDR" or why not. */
 /* The address la says, as a socket address. Returns 0 or a libuv error. */
 static int listen_sockaddr(const struct nt_listen_addr *la, struct sockaddr_storage *ss)
 {
@@ -552,17 +556,14 @@ int nt_server_start(struct nt_server *srv)
 
 /* --- reloading (SIGHUP; docs/OPERATIONS.md "Reloading") ------------------------------------ */
 
-/* Logs each line of what a reload's checks wrote, as errors; returns how many. */
-static size_t log_errors(char *text)
+/* Logs each line of what a reload's checks wrote, as errors. */
+static void log_errors(char *text)
 {
-    size_t n = 0;
     for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
         if (strncmp(line, "natter: ", 8) == 0)
             line += 8;
         NT_ERROR("reload: %s", line);
-        n++;
     }
-    return n;
 }
 
 /* nt_config_change_fn: one line per option that changed. */
@@ -574,12 +575,6 @@ static void log_change(void *ctx, const char *name, const char *from, const char
         NT_WARN("reload: %s %s -> %s needs a restart; %s stays until then", name, from, to, from);
     else
         NT_INFO("reload: %s %s -> %s", name, from, to);
-}
-
-/* Whether a conn from ip counts against --max-per-ip under srv's config now. */
-static bool counts_per_ip(const struct nt_server *srv, const char *ip)
-{
-    return !srv->cfg->echo && srv->cfg->max_per_ip > 0 && !is_exempt(srv, ip);
 }
 
 /* --max-per-ip or the loopback exemption changed: open conns are counted (or not) as new ones
@@ -633,8 +628,8 @@ int nt_server_reload(struct nt_server *srv)
         NT_ERROR("reload: %s; nothing changed", strerror(errno));
         return -1;
     }
-    bool bad = srv->read_config != NULL ? srv->read_config(&next, err, srv->read_config_arg) != 0
-                                        : nt_config_load(&next, err) != 0;
+    NT_ASSERT(srv->read_config != NULL);
+    bool bad = srv->read_config(&next, err, srv->read_config_arg) != 0;
     struct nt_tls_ctx *ctx = NULL;
     if (!bad && nt_config_has_tls(&next)) {
         char why[512];

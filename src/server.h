@@ -43,7 +43,7 @@ typedef int (*nt_server_read_config_fn)(struct nt_config *next, FILE *err, void 
 struct nt_server {
     uv_loop_t *loop;                      /* borrowed */
     struct nt_config *cfg;                /* borrowed; a reload replaces its contents */
-    nt_server_read_config_fn read_config; /* NULL: a reload re-reads nothing but the files */
+    nt_server_read_config_fn read_config; /* set before the first reload (main.c's) */
     void *read_config_arg;
     struct nt_net net;
     struct nt_chat chat;
@@ -59,8 +59,7 @@ struct nt_server {
     uv_timer_t watchdog_timer; /* systemd's watchdog (WATCHDOG_USEC): WATCHDOG=1 at half of it */
     struct nt_names ip_counts; /* address -> owned counter, for --max-per-ip */
     uint64_t n_clients;        /* conns counted against max_clients */
-    uint64_t max_clients;      /* --max-clients, or fd_budget when not given */
-    uint64_t fd_budget;        /* the clients the open-file limit allows */
+    uint64_t max_clients;      /* --max-clients, or what fd_limit allows when not given */
     uint64_t fd_limit;         /* RLIMIT_NOFILE in force */
     uint64_t last_accept_warning_ms;
     char bans_path[4200]; /* --state-dir's ban list, or "" */
@@ -72,9 +71,6 @@ struct nt_server {
  * key, when a listener needs them. Prints every problem on err. Returns 0 or -1. Binds nothing.
  */
 int nt_server_check_config(const struct nt_config *cfg, FILE *err);
-
-/* The clients an open-file limit allows: it less the descriptors that are not clients. */
-uint64_t nt_server_fd_budget(uint64_t fd_limit);
 
 /*
  * Initialises srv on loop with cfg (borrowed; must outlive srv; a reload rewrites it) and the

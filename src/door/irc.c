@@ -160,25 +160,43 @@ static void add_source(struct buf *b, const char *nick, size_t len)
     buf_str(b, "@" SERVER " ");
 }
 
+/* What IRC says of the reason a member left or its link closed, in a QUIT (PROTOCOL.md §8.6) and
+ * an ERROR (§8.9); NULL for a reason without words of its own (kicked, banned, refused). */
+static const char *reason_words(const char *reason)
+{
+    static const struct {
+        const char *reason, *words;
+    } table[] = {
+        {"quit", "Quit"},
+        {"slow", "SendQ exceeded"},
+        {"stalled", "SendQ exceeded"},
+        {"memory", "SendQ exceeded"},
+        {"idle", "Idle timeout"},
+        {"ping", "Ping timeout"},
+        {"closed", "Connection closed"},
+        {"error", "Connection closed"},
+        {"", "Connection closed"},
+        {"name-timeout", "Registration timed out"},
+        {"name-attempts", "Too many refused nicknames"},
+        {"shutdown", "Server shutting down"},
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        if (strcmp(reason, table[i].reason) == 0)
+            return table[i].words;
+    }
+    return NULL;
+}
+
 /* The QUIT text of a leave (PROTOCOL.md §8.6). */
 static void add_quit_text(struct buf *b, const struct nt_event *ev)
 {
     const char *r = ev->reason ? ev->reason : "";
+    const char *words = reason_words(r);
     if (ev->text_len > 0) {
         buf_str(b, "Quit: ");
         buf_add(b, ev->text, ev->text_len);
-    } else if (strcmp(r, "quit") == 0) {
-        buf_str(b, "Quit");
-    } else if (strcmp(r, "slow") == 0 || strcmp(r, "stalled") == 0 || strcmp(r, "memory") == 0) {
-        buf_str(b, "SendQ exceeded");
-    } else if (strcmp(r, "idle") == 0) {
-        buf_str(b, "Idle timeout");
-    } else if (strcmp(r, "ping") == 0) {
-        buf_str(b, "Ping timeout");
-    } else if (strcmp(r, "error") == 0 || strcmp(r, "closed") == 0 || r[0] == '\0') {
-        buf_str(b, "Connection closed");
     } else {
-        buf_str(b, r);
+        buf_str(b, words ? words : r);
     }
 }
 
@@ -512,27 +530,13 @@ static size_t goodbye_line(struct nt_conn *c, const char *text, const char *reas
                            size_t cap)
 {
     struct session *s = session_of(c);
-    const char *why = reason;
+    const char *parting = s != NULL && strcmp(reason, "quit") == 0 ? s->member.parting : NULL;
+    const char *words = reason_words(reason);
     char tmp[NT_CONN_GOODBYE_MAX];
-    if (strcmp(reason, "quit") == 0) {
-        const char *words = s != NULL ? s->member.parting : NULL;
-        snprintf(tmp, sizeof(tmp), words ? "Quit: %s" : "Quit", words);
+    const char *why = words ? words : text ? text : reason;
+    if (parting != NULL) {
+        snprintf(tmp, sizeof(tmp), "Quit: %s", parting);
         why = tmp;
-    } else if (strcmp(reason, "slow") == 0 || strcmp(reason, "stalled") == 0 ||
-               strcmp(reason, "memory") == 0) {
-        why = "SendQ exceeded";
-    } else if (strcmp(reason, "ping") == 0) {
-        why = "Ping timeout";
-    } else if (strcmp(reason, "closed") == 0) {
-        why = "Connection closed";
-    } else if (strcmp(reason, "name-timeout") == 0) {
-        why = "Registration timed out";
-    } else if (strcmp(reason, "name-attempts") == 0) {
-        why = "Too many refused nicknames";
-    } else if (strcmp(reason, "shutdown") == 0) {
-        why = "Server shutting down";
-    } else if (text != NULL) {
-        why = text;
     }
     int n = snprintf(out, cap - 2, "ERROR :Closing link: %s", why);
     size_t len = n < 0 ? 0 : ((size_t)n < cap - 3 ? (size_t)n : cap - 3);

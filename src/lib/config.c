@@ -705,11 +705,10 @@ static void format_value(const struct opt *o, const struct nt_config *c, char *o
         snprintf(out, cap, "%s", path ? path : "none");
         return;
     }
-    case OPT_LOG_LEVEL: {
-        static const char *const names[] = {"error", "warn", "info", "debug"};
-        snprintf(out, cap, "%s", names[*(const enum nt_log_level *)(const void *)field]);
+    case OPT_LOG_LEVEL:
+        snprintf(out, cap, "%s",
+                 nt_log_level_name(*(const enum nt_log_level *)(const void *)field));
         return;
-    }
     case OPT_SECONDS:
         v = *(const uint64_t *)(const void *)field;
         if (v % 1000 == 0) {

@@ -32,6 +32,11 @@ static struct {
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
+const char *nt_log_level_name(enum nt_log_level level)
+{
+    return level_names[level];
+}
+
 /* Bytes written (maybe fewer than n), 0 when stderr takes nothing now, -1 when it is gone. */
 static ssize_t try_write(const char *p, size_t n)
 {

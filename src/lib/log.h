@@ -13,6 +13,9 @@ extern enum nt_log_level nt_log_threshold;
 /* Parses "error", "warn", "info" or "debug" into *out. Returns false for anything else. */
 bool nt_log_level_parse(const char *s, enum nt_log_level *out);
 
+/* The name of level, as nt_log_level_parse() takes it and log lines show it. */
+const char *nt_log_level_name(enum nt_log_level level);
+
 /*
  * Writes one line to stderr: "2026-01-02T10:00:00.123Z LEVEL message\n", where message is the
  * printf-style format. The line is written with one write() so lines never interleave.
