@@ -148,8 +148,11 @@ static void on_connection(uv_stream_t *server, int status)
     }
     enum nt_scheme scheme = l->la.scheme;
     bool is_irc = scheme == NT_SCHEME_IRC || scheme == NT_SCHEME_IRCS;
+    bool is_web = scheme == NT_SCHEME_HTTP || scheme == NT_SCHEME_HTTPS;
     struct nt_tls_ctx *tls =
-        scheme == NT_SCHEME_TLS || scheme == NT_SCHEME_IRCS ? srv->tls_ctx : NULL;
+        scheme == NT_SCHEME_TLS || scheme == NT_SCHEME_IRCS || scheme == NT_SCHEME_HTTPS
+            ? srv->tls_ctx
+            : NULL;
     struct nt_conn *c = nt_conn_accept(&srv->net, server, tls);
     if (c == NULL)
         return;
@@ -166,21 +169,30 @@ static void on_connection(uv_stream_t *server, int status)
     }
     nt_conn_start(c);
     const char *refusal = NULL, *why = NULL;
+    int http_status = 0; /* the web door's answer */
     if (nt_chat_is_banned(&srv->chat, c->ip)) {
+        http_status = 403;
         refusal = "You are banned from this server.";
         why = "banned";
+        srv->net.stats.refused_banned++;
     } else if (srv->cfg->max_per_ip > 0 && !is_exempt(srv, c->ip) &&
                nt_server_ip_count(srv, c->ip) >= srv->cfg->max_per_ip) {
         refusal = "Too many connections from your address.";
         why = "too many connections from the address";
+        http_status = 429;
+        srv->net.stats.refused_per_ip++;
     } else if (srv->n_clients >= srv->max_clients) {
         refusal = "Server is full, try again later.";
         why = "server full";
+        http_status = 503;
+        srv->net.stats.refused_full++;
     }
     if (refusal != NULL) {
         NT_WARN("conn=%llu peer=%s refused: %s", (unsigned long long)c->id, c->peer, why);
         if (is_irc)
             nt_irc_door_refuse(&srv->irc, c, refusal); /* §8.9: as an IRC ERROR */
+        else if (is_web)
+            nt_web_door_refuse(&srv->web, c, http_status, refusal); /* §9.1: an HTTP answer */
         else
             nt_conn_goodbye(c, refusal, "refused"); /* §4.4, §7.10 */
         return;
@@ -193,6 +205,8 @@ static void on_connection(uv_stream_t *server, int status)
     }
     if (is_irc)
         nt_irc_door_open(&srv->irc, c);
+    else if (is_web)
+        nt_web_door_open(&srv->web, c);
     else
         nt_line_door_open(&srv->line, c);
 }
@@ -341,6 +355,7 @@ static void net_settings(const struct nt_config *cfg, struct nt_net_limits *limi
     durations[NT_TIMEOUT_THROTTLE] = cfg->rate > 0 ? nt_flood_token_ms(cfg->rate) : 1;
     durations[NT_TIMEOUT_STALL] = cfg->stall_timeout_ms;
     durations[NT_TIMEOUT_PING] = nt_irc_ping_ms(cfg->idle_timeout_ms);
+    durations[NT_TIMEOUT_HTTP] = nt_web_head_ms(cfg->name_timeout_ms);
 }
 
 /* The clients an open-file limit allows: it less the descriptors that are not clients. */
@@ -372,6 +387,7 @@ int nt_server_init(struct nt_server *srv, uv_loop_t *loop, struct nt_config *cfg
     nt_chat_init(&srv->chat, cfg);
     nt_line_door_init(&srv->line, &srv->chat, cfg);
     nt_irc_door_init(&srv->irc, &srv->chat, cfg);
+    nt_web_door_init(&srv->web, &srv->chat, &srv->net, &srv->line, &srv->irc, cfg);
     struct nt_net_limits limits;
     uint64_t durations[NT_TIMEOUT_KINDS];
     net_settings(cfg, &limits, durations);
@@ -743,6 +759,7 @@ void nt_server_stop(struct nt_server *srv)
 void nt_server_fini(struct nt_server *srv)
 {
     nt_line_door_fini(&srv->line);
+    nt_web_door_fini(&srv->web);
     nt_chat_fini(&srv->chat);
     nt_names_fini(&srv->ip_counts); /* empty: every conn released its address */
     if (srv->tls_ctx != NULL)

@@ -11,6 +11,7 @@
 #include "chat/chat.h"
 #include "door/irc.h"
 #include "door/line.h"
+#include "door/web.h"
 #include "lib/config.h"
 #include "lib/names.h"
 #include "net/net.h"
@@ -49,6 +50,7 @@ struct nt_server {
     struct nt_chat chat;
     struct nt_line_door line;
     struct nt_irc_door irc;
+    struct nt_web_door web;
     struct nt_tls_ctx *tls_ctx;                   /* owned, NULL without tls:// listeners */
     struct nt_listener *listeners[NT_MAX_LISTEN]; /* owned until closing */
     size_t n_listeners;

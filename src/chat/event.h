@@ -32,8 +32,8 @@ enum nt_event_kind {
 };
 
 /* Slots for the byte forms of an event: one per door format in use (line, the IRC door's four
- * tag variants, WebSocket...). */
-#define NT_EVENT_FORMATS 12
+ * tag variants, and each of them over WebSocket: 14 today). */
+#define NT_EVENT_FORMATS 16
 
 struct nt_event;
 /* Builds the bytes of ev in one format, with one reference for the event's cache. */

@@ -12,6 +12,7 @@
 #include "lib/framer.h"
 #include "lib/irc.h"
 #include "lib/log.h"
+#include "lib/ws.h"
 #include "lib/text.h"
 
 #define SERVER           "natter"
@@ -406,6 +407,30 @@ static struct nt_msg *encode_time_tags(const struct nt_event *ev)
 {
     return nt_irc_encode(ev, NT_IRC_FMT_TIME | NT_IRC_FMT_TAGS);
 }
+
+/* Over WebSocket (the IRCv3 WebSocket spec): each IRC line one message, without its CR LF; the
+ * frames are built once per event and format, like the plain bytes. */
+static struct nt_msg *ws_encode(const struct nt_event *ev, unsigned fmt_bits, int opcode)
+{
+    struct nt_msg *irc = nt_irc_encode(ev, fmt_bits);
+    struct nt_msg *frames = nt_ws_frame_lines((enum nt_ws_opcode)opcode, irc->data, irc->len);
+    nt_msg_unref(irc);
+    return frames;
+}
+
+#define WS_ENCODER(name, bits, opcode)                                                            \
+    static struct nt_msg *name(const struct nt_event *ev)                                          \
+    {                                                                                              \
+        return ws_encode(ev, bits, opcode);                                                        \
+    }
+WS_ENCODER(encode_ws_plain, 0, NT_WS_TEXT)
+WS_ENCODER(encode_ws_time, NT_IRC_FMT_TIME, NT_WS_TEXT)
+WS_ENCODER(encode_ws_tags, NT_IRC_FMT_TAGS, NT_WS_TEXT)
+WS_ENCODER(encode_ws_time_tags, NT_IRC_FMT_TIME | NT_IRC_FMT_TAGS, NT_WS_TEXT)
+WS_ENCODER(encode_wsb_plain, 0, NT_WS_BINARY)
+WS_ENCODER(encode_wsb_time, NT_IRC_FMT_TIME, NT_WS_BINARY)
+WS_ENCODER(encode_wsb_tags, NT_IRC_FMT_TAGS, NT_WS_BINARY)
+WS_ENCODER(encode_wsb_time_tags, NT_IRC_FMT_TIME | NT_IRC_FMT_TAGS, NT_WS_BINARY)
 
 /* --- sending ----------------------------------------------------------------------------- */
 
@@ -827,7 +852,8 @@ static void update_fmt(struct session *s)
 {
     unsigned bits =
         ((s->caps & CAP_TIME) ? NT_IRC_FMT_TIME : 0) | ((s->caps & CAP_TAGS) ? NT_IRC_FMT_TAGS : 0);
-    s->fmt = s->door->fmt[bits];
+    int framing = nt_conn_framing(s->conn);
+    s->fmt = framing == 0 ? s->door->fmt[bits] : s->door->ws_fmt[framing == NT_WS_BINARY][bits];
     if (s->caps & CAP_ECHO)
         s->member.flags |= NT_MEMBER_ECHO;
     else
@@ -1631,6 +1657,7 @@ static void on_closed(struct nt_conn *c)
 }
 
 static const struct nt_conn_handler handler = {
+    .name = "irc",
     .on_data = on_data,
     .on_eof = on_eof,
     .on_end = on_end,
@@ -1655,6 +1682,13 @@ void nt_irc_door_init(struct nt_irc_door *door, struct nt_chat *chat, const stru
     door->fmt[NT_IRC_FMT_TIME] = nt_event_format_register(encode_time);
     door->fmt[NT_IRC_FMT_TAGS] = nt_event_format_register(encode_tags);
     door->fmt[NT_IRC_FMT_TIME | NT_IRC_FMT_TAGS] = nt_event_format_register(encode_time_tags);
+    static const nt_event_encoder ws[2][NT_IRC_FORMATS] = {
+        {encode_ws_plain, encode_ws_time, encode_ws_tags, encode_ws_time_tags},
+        {encode_wsb_plain, encode_wsb_time, encode_wsb_tags, encode_wsb_time_tags}};
+    for (unsigned i = 0; i < 2; i++) {
+        for (unsigned bits = 0; bits < NT_IRC_FORMATS; bits++)
+            door->ws_fmt[i][bits] = nt_event_format_register(ws[i][bits]);
+    }
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -1667,10 +1701,10 @@ void nt_irc_door_open(struct nt_irc_door *door, struct nt_conn *c)
     s->door = door;
     s->conn = c;
     nt_member_init(&s->member, &member_ops, c->id, c->peer, c->ip);
-    s->member.door = "IRC";
+    s->member.door = nt_conn_framing(c) != 0 ? "IRC over WebSocket" : "IRC";
     s->member.realname = s->realname;
     s->member.flags = NT_MEMBER_SEES_OWN;
-    s->fmt = door->fmt[0];
+    update_fmt(s);
     nt_framer_init(&s->framer, NT_IRC_MAX_LINE, false);
     nt_flood_init(&s->flood, door->cfg->burst, nt_conn_now_ms(c));
     nt_conn_set_handler(c, &handler, s);

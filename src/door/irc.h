@@ -19,14 +19,17 @@ struct nt_irc_door {
     struct nt_chat *chat;         /* borrowed */
     const struct nt_config *cfg;  /* borrowed */
     unsigned fmt[NT_IRC_FORMATS]; /* event slots, by NT_IRC_FMT_* bits */
+    /* The same over WebSocket, one frame per line: [0] text frames, [1] binary.ircv3.net's. */
+    unsigned ws_fmt[2][NT_IRC_FORMATS];
     char created[32];             /* 003: when the server started, UTC */
 };
 
 /* Initialises door over chat with cfg (both borrowed, outliving it). */
 void nt_irc_door_init(struct nt_irc_door *door, struct nt_chat *chat, const struct nt_config *cfg);
 
-/* Takes an admitted conn: a session of its own becomes c's handler, with its NAME deadline
- * (registration must complete in time). */
+/* Takes an admitted conn (plain, TLS or a WebSocket: nt_conn_framing() picks the event formats): a
+ * session of its own becomes c's handler, with its NAME deadline (registration must complete in
+ * time). */
 void nt_irc_door_open(struct nt_irc_door *door, struct nt_conn *c);
 
 /* Refuses an accepted conn with an IRC ERROR saying why (server full, banned...). */

@@ -10,6 +10,7 @@
 #include "lib/framer.h"
 #include "lib/log.h"
 #include "lib/text.h"
+#include "lib/ws.h"
 
 #define MAX_NAME_ATTEMPTS 5
 #define SLOW_GOODBYE      "Disconnected: too slow to receive messages."
@@ -21,6 +22,7 @@ struct session {
     struct nt_conn *conn;    /* borrowed: it owns the session and frees it in on_closed */
     struct nt_framer framer; /* owned buffer */
     struct nt_flood flood;
+    unsigned fmt;           /* its event slot: door->fmt, or door->ws_fmt over WebSocket */
     unsigned name_attempts; /* refused names so far */
     bool is_echo;
 };
@@ -163,12 +165,21 @@ struct nt_msg *nt_line_encode(const struct nt_event *ev)
 
 /* --- the member's operations -------------------------------------------------------------- */
 
+/* natter.line over WebSocket: each line one text message without its LF, built once per event. */
+static struct nt_msg *encode_ws(const struct nt_event *ev)
+{
+    struct nt_msg *line = nt_line_encode(ev);
+    struct nt_msg *frames = nt_ws_frame_lines(NT_WS_TEXT, line->data, line->len);
+    nt_msg_unref(line);
+    return frames;
+}
+
 static int deliver(struct nt_member *m, struct nt_event *ev)
 {
     struct session *s = NT_CONTAINER_OF(m, struct session, member);
     if (ev->kind == NT_EV_AWAY || ev->kind == NT_EV_TAGMSG)
         return 0; /* §8.6: nothing a line user sees */
-    int rc = nt_conn_send(s->conn, nt_event_bytes(ev, s->door->fmt));
+    int rc = nt_conn_send(s->conn, nt_event_bytes(ev, s->fmt));
     return rc == UV_ENOBUFS ? -1 : 0;
 }
 
@@ -186,7 +197,7 @@ static const struct nt_member_ops member_ops = {.deliver = deliver, .goodbye = g
 static void send_parts(struct session *s, const char *const *parts, const size_t *lens, size_t n)
 {
     struct nt_msg *msg = nt_msg_concat(parts, lens, n);
-    int rc = nt_conn_send(s->conn, msg);
+    int rc = nt_conn_send_text(s->conn, msg);
     nt_msg_unref(msg);
     if (rc == UV_ENOBUFS)
         nt_conn_goodbye(s->conn, SLOW_GOODBYE, "slow");
@@ -344,6 +355,7 @@ static void on_closed(struct nt_conn *c)
 }
 
 static const struct nt_conn_handler handler = {
+    .name = "line",
     .on_data = on_data,
     .on_eof = on_eof,
     .on_end = on_end,
@@ -356,6 +368,7 @@ void nt_line_door_init(struct nt_line_door *door, struct nt_chat *chat, const st
     door->chat = chat;
     door->cfg = cfg;
     door->fmt = nt_event_format_register(nt_line_encode);
+    door->ws_fmt = nt_event_format_register(encode_ws);
     door->prompt = nt_msg_from_str("Enter your name: ");
 }
 
@@ -381,6 +394,9 @@ void nt_line_door_open(struct nt_line_door *door, struct nt_conn *c)
     s->conn = c;
     s->is_echo = door->cfg->echo;
     nt_member_init(&s->member, &member_ops, c->id, c->peer, c->ip);
+    s->fmt = nt_conn_framing(c) != 0 ? door->ws_fmt : door->fmt;
+    if (nt_conn_framing(c) != 0)
+        s->member.door = "line over WebSocket";
     /* Chat mode strips telnet commands; echo mode returns the bytes untouched (§5.2). */
     nt_framer_init(&s->framer, door->cfg->max_line, !s->is_echo);
     nt_flood_init(&s->flood, door->cfg->burst, nt_conn_now_ms(c));
@@ -391,6 +407,6 @@ void nt_line_door_open(struct nt_line_door *door, struct nt_conn *c)
         return;
     }
     nt_conn_set_deadline(c, NT_TIMEOUT_NAME);        /* set once; a name line does not move it */
-    if (nt_conn_send(c, door->prompt) == UV_ENOBUFS) /* §2.1 */
+    if (nt_conn_send_text(c, door->prompt) == UV_ENOBUFS) /* §2.1 */
         nt_conn_goodbye(c, SLOW_GOODBYE, "slow");
 }

@@ -13,6 +13,7 @@ struct nt_line_door {
     struct nt_chat *chat;        /* borrowed */
     const struct nt_config *cfg; /* borrowed */
     unsigned fmt;                /* the line format's event slot */
+    unsigned ws_fmt;             /* the same as WebSocket text frames (natter.line), one a line */
     struct nt_msg *prompt;       /* owned ref: "Enter your name: ", shared by every newcomer */
 };
 
@@ -28,7 +29,7 @@ void nt_line_door_reload(struct nt_line_door *door, struct nt_net *net);
 void nt_line_door_fini(struct nt_line_door *door);
 
 /*
- * Takes an admitted conn: a session of its own becomes c's handler, and c gets the name prompt
+ * Takes an admitted conn (plain, TLS or a WebSocket, whose messages are lines): a session of its own becomes c's handler, and c gets the name prompt
  * and its NAME deadline (echo mode: the log line and the IDLE deadline).
  */
 void nt_line_door_open(struct nt_line_door *door, struct nt_conn *c);

@@ -8,8 +8,18 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-enum opt_type { OPT_LISTEN, OPT_FLAG, OPT_SECONDS, OPT_COUNT, OPT_LOG_LEVEL, OPT_PATH };
+enum opt_type {
+    OPT_LISTEN,
+    OPT_FLAG,
+    OPT_SECONDS,
+    OPT_COUNT,
+    OPT_LOG_LEVEL,
+    OPT_PATH,
+    OPT_ORIGIN, /* repeatable: --web-origin */
+    OPT_CIDR    /* repeatable: --metrics-allow */
+};
 
 /* One row per option: parsing, range checks, --help and the OPERATIONS.md table come from it. */
 struct opt {
@@ -29,9 +39,10 @@ struct opt {
 
 static const struct opt options[] = {
     {"listen", 'l', OPT_LISTEN, FIELD(listen), 0, 0, "[SCHEME://]HOST:PORT",
-     NT_DEFAULT_LISTEN " and " NT_DEFAULT_LISTEN_IRC,
+     NT_DEFAULT_LISTEN ", " NT_DEFAULT_LISTEN_IRC " and " NT_DEFAULT_LISTEN_WEB,
      "address to listen on, IPv4 or [IPv6]; SCHEME tcp (the line chat, default), tls (the same "
-     "over TLS), irc or ircs (the IRC door, plain or TLS); repeatable; port 0 picks a free port",
+     "over TLS), irc or ircs (the IRC door, plain or TLS), http or https (the web door: the "
+     "browser client, WebSocket, /metrics); repeatable; port 0 picks a free port",
      false},
     {"echo", 0, OPT_FLAG, FIELD(echo), 0, 0, NULL, "off",
      "run the HOWTO's echo server instead of the chat", false},
@@ -77,6 +88,11 @@ static const struct opt options[] = {
      "certificate chain (PEM) for tls:// and ircs:// listeners; reloaded on SIGHUP", false},
     {"tls-key", 0, OPT_PATH, FIELD(tls_key_file), 0, 0, "FILE", "none",
      "private key (PEM) for tls:// and ircs:// listeners; reloaded on SIGHUP", false},
+    {"web-origin", 0, OPT_ORIGIN, FIELD(web_origin), 0, 0, "ORIGIN", "the page's own",
+     "another origin (https://chat.example.org) whose pages may open the WebSocket; repeatable",
+     false},
+    {"metrics-allow", 0, OPT_CIDR, FIELD(metrics_allow), 0, 0, "CIDR", "127.0.0.0/8 and ::1/128",
+     "addresses that may GET /metrics (10.0.0.0/8, 2001:db8::/32, 192.0.2.7); repeatable", false},
     {"config", 0, OPT_PATH, FIELD(config_file), 0, 0, "FILE", "none",
      "read options from FILE, one 'name = value' a line; the command line overrides it", false},
     {"check-config", 'n', OPT_FLAG, FIELD(check_config), 0, 0, NULL, "off",
@@ -153,8 +169,12 @@ int nt_config_parse_listen(const char *s, struct nt_listen_addr *out, const char
             out->scheme = NT_SCHEME_IRC;
         } else if (n == 4 && strncmp(s, "ircs", 4) == 0) {
             out->scheme = NT_SCHEME_IRCS;
+        } else if (n == 4 && strncmp(s, "http", 4) == 0) {
+            out->scheme = NT_SCHEME_HTTP;
+        } else if (n == 5 && strncmp(s, "https", 5) == 0) {
+            out->scheme = NT_SCHEME_HTTPS;
         } else {
-            *why = "unknown scheme (tcp://, tls://, irc:// or ircs://)";
+            *why = "unknown scheme (tcp://, tls://, irc://, ircs://, http:// or https://)";
             return -1;
         }
         s = sep + 3;
@@ -277,6 +297,136 @@ static const struct opt *find_short(char c)
     return NULL;
 }
 
+/* Parses "ADDR" or "ADDR/BITS" (IPv4 or IPv6) into *out. Returns 0 or -1. */
+static int parse_cidr(const char *s, struct nt_cidr *out)
+{
+    char addr[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (n == 0 || n >= sizeof(addr))
+        return -1;
+    memcpy(addr, s, n);
+    addr[n] = '\0';
+    memset(out, 0, sizeof(*out));
+    out->is_ipv6 = strchr(addr, ':') != NULL;
+    if (inet_pton(out->is_ipv6 ? AF_INET6 : AF_INET, addr, out->addr) != 1)
+        return -1;
+    unsigned max = out->is_ipv6 ? 128 : 32;
+    out->prefix = max;
+    if (slash != NULL) {
+        uint64_t bits;
+        if (parse_count(slash + 1, &bits) != 0 || bits > max)
+            return -1;
+        out->prefix = (unsigned)bits;
+    }
+    return 0;
+}
+
+static void format_cidr(const struct nt_cidr *b, char *out, size_t cap)
+{
+    char addr[INET6_ADDRSTRLEN];
+    inet_ntop(b->is_ipv6 ? AF_INET6 : AF_INET, b->addr, addr, sizeof(addr));
+    snprintf(out, cap, "%s/%u", addr, b->prefix);
+}
+
+/* The blocks --metrics-allow has when none is given. */
+static const struct nt_cidr loopback[] = {
+    {false, {127}, 8},
+    {true, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128},
+};
+
+bool nt_config_cidr_match(const struct nt_cidr *blocks, size_t n, const char *ip)
+{
+    unsigned char a[16];
+    bool is_ipv6 = strchr(ip, ':') != NULL;
+    if (inet_pton(is_ipv6 ? AF_INET6 : AF_INET, ip, a) != 1)
+        return false;
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    if (is_ipv6 && memcmp(a, mapped, 12) == 0) { /* ::ffff:a.b.c.d is a.b.c.d */
+        memmove(a, a + 12, 4);
+        is_ipv6 = false;
+    }
+    if (n == 0) {
+        blocks = loopback;
+        n = sizeof(loopback) / sizeof(loopback[0]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct nt_cidr *b = &blocks[i];
+        if (b->is_ipv6 != is_ipv6)
+            continue;
+        unsigned full = b->prefix / 8, rest = b->prefix % 8;
+        if (memcmp(a, b->addr, full) != 0)
+            continue;
+        if (rest == 0 || ((a[full] ^ b->addr[full]) & (0xFF << (8 - rest)) & 0xFF) == 0)
+            return true;
+    }
+    return false;
+}
+
+int nt_config_origin_normalize(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t scheme_len;
+    const char *def_port;
+    if (len > 7 && strncasecmp(s, "http://", 7) == 0) {
+        scheme_len = 7;
+        def_port = "80";
+    } else if (len > 8 && strncasecmp(s, "https://", 8) == 0) {
+        scheme_len = 8;
+        def_port = "443";
+    } else {
+        return -1;
+    }
+    const char *host = s + scheme_len;
+    size_t host_len = len - scheme_len;
+    /* host[:port]: an IPv6 literal keeps its brackets; the port is digits. */
+    const char *end = host + host_len;
+    const char *colon = NULL;
+    if (host[0] == '[') {
+        const char *close = memchr(host, ']', host_len);
+        if (close == NULL)
+            return -1;
+        if (close + 1 < end) {
+            if (close[1] != ':')
+                return -1;
+            colon = close + 1;
+        }
+    } else {
+        colon = memchr(host, ':', host_len);
+    }
+    size_t name_len = colon ? (size_t)(colon - host) : host_len;
+    if (name_len == 0)
+        return -1;
+    for (size_t i = 0; i < name_len; i++) {
+        unsigned char ch = (unsigned char)host[i];
+        if (ch <= ' ' || ch >= 0x7F || ch == '/' || ch == '?' || ch == '#' || ch == '@' ||
+            ch == '\\')
+            return -1;
+    }
+    const char *port = colon ? colon + 1 : NULL;
+    size_t port_len = port ? (size_t)(end - port) : 0;
+    if (port != NULL) {
+        if (port_len == 0 || port_len > 5 || strspn(port, "0123456789") < port_len)
+            return -1;
+        if (strtoul(port, NULL, 10) > 65535 || strtoul(port, NULL, 10) == 0)
+            return -1;
+        if (port_len == strlen(def_port) && memcmp(port, def_port, port_len) == 0)
+            port = NULL; /* the default port is left out, as browsers send it */
+    }
+    size_t total = scheme_len + name_len + (port ? 1 + port_len : 0);
+    if (total + 1 > cap)
+        return -1;
+    for (size_t i = 0; i < scheme_len + name_len; i++)
+        out[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] - 'A' + 'a' : s[i]);
+    size_t o = scheme_len + name_len;
+    if (port != NULL) {
+        out[o++] = ':';
+        memcpy(out + o, port, port_len);
+        o += port_len;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
 /* Applies one option's value; returns 0 or -1 after printing why on err, after where ("" on the
  * command line, "FILE:LINE: " in a config file). */
 static int apply(struct nt_config *c, const struct opt *o, const char *val, FILE *err,
@@ -306,6 +456,38 @@ static int apply(struct nt_config *c, const struct opt *o, const char *val, FILE
             return -1;
         }
         *(const char **)(void *)field = val;
+        return 0;
+    case OPT_ORIGIN:
+        if (c->n_web_origin == NT_MAX_WEB_ORIGINS) {
+            fprintf(err, "natter: %s--%s: at most %d origins\n", where, o->name,
+                    NT_MAX_WEB_ORIGINS);
+            return -1;
+        }
+        if (nt_config_origin_normalize(val, strlen(val), c->web_origin[c->n_web_origin],
+                                       NT_WEB_ORIGIN_MAX) != 0) {
+            fprintf(err,
+                    "natter: %s--%s: must be an origin such as https://chat.example.org or "
+                    "http://127.0.0.1:8080 (http or https, a host, a port if not the default, "
+                    "no path), got '%s'\n",
+                    where, o->name, val);
+            return -1;
+        }
+        c->n_web_origin++;
+        return 0;
+    case OPT_CIDR:
+        if (c->n_metrics_allow == NT_MAX_METRICS_ALLOW) {
+            fprintf(err, "natter: %s--%s: at most %d address blocks\n", where, o->name,
+                    NT_MAX_METRICS_ALLOW);
+            return -1;
+        }
+        if (parse_cidr(val, &c->metrics_allow[c->n_metrics_allow]) != 0) {
+            fprintf(err,
+                    "natter: %s--%s: must be an address or a block such as 10.0.0.0/8 or "
+                    "2001:db8::/32, got '%s'\n",
+                    where, o->name, val);
+            return -1;
+        }
+        c->n_metrics_allow++;
         return 0;
     case OPT_LOG_LEVEL:
         if (!nt_log_level_parse(val, (enum nt_log_level *)(void *)field)) {
@@ -341,7 +523,8 @@ static int apply(struct nt_config *c, const struct opt *o, const char *val, FILE
     return -1;
 }
 
-/* The listeners when none is given: the line chat, and the IRC door beside it (not with echo). */
+/* The listeners when none is given: the line chat, and the IRC and web doors beside it (not with
+ * echo). */
 static void default_listen(struct nt_config *c)
 {
     const char *why = NULL;
@@ -349,7 +532,8 @@ static void default_listen(struct nt_config *c)
     c->n_listen = 1;
     if (!c->echo) {
         rc |= nt_config_parse_listen(NT_DEFAULT_LISTEN_IRC, &c->listen[1], &why);
-        c->n_listen = 2;
+        rc |= nt_config_parse_listen(NT_DEFAULT_LISTEN_WEB, &c->listen[2], &why);
+        c->n_listen = 3;
     }
     NT_ASSERT(rc == 0);
 }
@@ -504,7 +688,7 @@ static int parse_file(struct nt_config *c, const char *path, FILE *err)
 int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err)
 {
     int errors = 0;
-    bool has_cmdline_listen = false;
+    bool has_cmdline_listen = false, has_cmdline_origin = false, has_cmdline_cidr = false;
     /* The file first, so the command line overrides it (OPERATIONS.md "Config file"). */
     for (int i = 1; i < argc; i++) {
         const char *path = NULL, *arg = argv[i];
@@ -559,15 +743,29 @@ int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err
             }
             val = argv[++i];
         }
+        /* The command line's addresses (origins, blocks) replace the file's. */
         if (o->type == OPT_LISTEN && !has_cmdline_listen) {
-            has_cmdline_listen = true; /* the command line's addresses replace the file's */
+            has_cmdline_listen = true;
             c->n_listen = 0;
+        } else if (o->type == OPT_ORIGIN && !has_cmdline_origin) {
+            has_cmdline_origin = true;
+            c->n_web_origin = 0;
+        } else if (o->type == OPT_CIDR && !has_cmdline_cidr) {
+            has_cmdline_cidr = true;
+            c->n_metrics_allow = 0;
         }
         if (apply(c, o, val != NULL ? val : "", err, "") != 0)
             errors++;
     }
     if (nt_config_has_tls(c) && (c->tls_cert_file == NULL || c->tls_key_file == NULL)) {
-        fprintf(err, "natter: --listen tls://: needs --tls-cert FILE and --tls-key FILE\n");
+        enum nt_scheme sc = NT_SCHEME_TLS;
+        for (size_t i = c->n_listen; i-- > 0;) {
+            if (c->listen[i].scheme == NT_SCHEME_TLS || c->listen[i].scheme == NT_SCHEME_IRCS ||
+                c->listen[i].scheme == NT_SCHEME_HTTPS)
+                sc = c->listen[i].scheme;
+        }
+        fprintf(err, "natter: --listen %s://: needs --tls-cert FILE and --tls-key FILE\n",
+                nt_config_scheme_name(sc));
         errors++;
     }
     if (c->n_listen == 0) {
@@ -586,6 +784,10 @@ const char *nt_config_scheme_name(enum nt_scheme scheme)
         return "irc";
     case NT_SCHEME_IRCS:
         return "ircs";
+    case NT_SCHEME_HTTP:
+        return "http";
+    case NT_SCHEME_HTTPS:
+        return "https";
     default:
         return "tcp";
     }
@@ -594,7 +796,8 @@ const char *nt_config_scheme_name(enum nt_scheme scheme)
 bool nt_config_has_tls(const struct nt_config *c)
 {
     for (size_t i = 0; i < c->n_listen; i++) {
-        if (c->listen[i].scheme == NT_SCHEME_TLS || c->listen[i].scheme == NT_SCHEME_IRCS)
+        enum nt_scheme sc = c->listen[i].scheme;
+        if (sc == NT_SCHEME_TLS || sc == NT_SCHEME_IRCS || sc == NT_SCHEME_HTTPS)
             return true;
     }
     return false;
@@ -728,6 +931,23 @@ static void format_value(const struct opt *o, const struct nt_config *c, char *o
         else
             snprintf(out, cap, "%llu", (unsigned long long)v);
         return;
+    case OPT_ORIGIN:
+    case OPT_CIDR: {
+        size_t n = o->type == OPT_ORIGIN ? c->n_web_origin : c->n_metrics_allow;
+        size_t at = 0;
+        out[0] = '\0';
+        if (n == 0)
+            snprintf(out, cap, "%s", o->def);
+        for (size_t i = 0; i < n && at < cap; i++) {
+            char one[NT_WEB_ORIGIN_MAX];
+            if (o->type == OPT_ORIGIN)
+                snprintf(one, sizeof(one), "%s", c->web_origin[i]);
+            else
+                format_cidr(&c->metrics_allow[i], one, sizeof(one));
+            at += (size_t)snprintf(out + at, cap - at, "%s%s", i ? ", " : "", one);
+        }
+        return;
+    }
     case OPT_LISTEN:
         break;
     }

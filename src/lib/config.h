@@ -13,13 +13,27 @@
 #define NT_MAX_LISTEN         16
 #define NT_DEFAULT_LISTEN     "127.0.0.1:8888"
 #define NT_DEFAULT_LISTEN_IRC "irc://127.0.0.1:6667" /* beside it, unless --echo */
+#define NT_DEFAULT_LISTEN_WEB "http://127.0.0.1:8080" /* and the web door, unless --echo */
+#define NT_MAX_WEB_ORIGINS    16
+#define NT_WEB_ORIGIN_MAX     256 /* bytes of one --web-origin, its NUL included */
+#define NT_MAX_METRICS_ALLOW  32
 
 /* What a listener speaks: a door's protocol over a transport (docs/OPERATIONS.md, --listen). */
 enum nt_scheme {
     NT_SCHEME_TCP, /* tcp:// (the default): the line chat (or echo) in plaintext */
     NT_SCHEME_TLS, /* tls://: the same over TLS */
     NT_SCHEME_IRC, /* irc://: the IRC door (PROTOCOL.md §8) */
-    NT_SCHEME_IRCS /* ircs://: the IRC door over TLS */
+    NT_SCHEME_IRCS, /* ircs://: the IRC door over TLS */
+    NT_SCHEME_HTTP, /* http://: the web door (PROTOCOL.md §9): the browser client, WebSocket,
+                       /metrics */
+    NT_SCHEME_HTTPS /* https://: the web door over TLS */
+};
+
+/* An address block of --metrics-allow: a.b.c.d/N or IPV6/N. */
+struct nt_cidr {
+    bool is_ipv6;
+    unsigned char addr[16]; /* network byte order; 4 bytes used for IPv4 */
+    unsigned prefix;        /* bits that must match: 0..32 or 0..128 */
 };
 
 /* One address to listen on, as given ("127.0.0.1:8888", "tls://[::1]:0"), split into its
@@ -57,6 +71,12 @@ struct nt_config {
     const char *tls_cert_file;      /* borrowed from argv or owned; PEM chain */
     const char *tls_key_file;       /* borrowed from argv or owned; PEM key */
     const char *config_file;        /* borrowed from argv; NULL = none */
+    /* Browser origins a WebSocket may come from besides the page's own ("https://chat.example"),
+     * lower case, without a default port. */
+    char web_origin[NT_MAX_WEB_ORIGINS][NT_WEB_ORIGIN_MAX];
+    size_t n_web_origin;
+    struct nt_cidr metrics_allow[NT_MAX_METRICS_ALLOW]; /* who may GET /metrics */
+    size_t n_metrics_allow; /* none given: loopback (127.0.0.0/8, ::1/128) */
     bool check_config;              /* -n: check and exit */
     char **owned;                   /* owned copies of the strings a config file gave (paths) */
     size_t n_owned;
@@ -96,7 +116,15 @@ int nt_config_load(struct nt_config *c, FILE *err);
  * static string). */
 int nt_config_parse_listen(const char *s, struct nt_listen_addr *out, const char **why);
 
-/* The scheme's name as written in --listen: "tcp", "tls", "irc", "ircs". */
+/* Whether the IPv4 or IPv6 address ip (text, as a conn shows it; an IPv4-mapped IPv6 address
+ * counts as its IPv4 address) is inside one of the n blocks. */
+bool nt_config_cidr_match(const struct nt_cidr *blocks, size_t n, const char *ip);
+
+/* Normalizes an origin ("HTTP://Example.org:80" -> "http://example.org") into out (cap bytes).
+ * Returns 0, or -1 when s is not scheme://host[:port] with scheme http or https. */
+int nt_config_origin_normalize(const char *s, size_t len, char *out, size_t cap);
+
+/* The scheme's name as written in --listen: "tcp", "tls", "irc", "ircs", "http", "https". */
 const char *nt_config_scheme_name(enum nt_scheme scheme);
 
 /* Whether any listener of c needs TLS (and so --tls-cert and --tls-key). */

@@ -252,6 +252,8 @@ const char *nt_http_reason(int status)
         return "URI Too Long";
     case 426:
         return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
     case 503:

@@ -12,6 +12,7 @@
 
 #include "lib/log.h"
 #include "net/tls.h"
+#include "net/ws.h"
 
 /* writev() takes at most IOV_MAX (1024) buffers; libuv splits larger writes itself, but a batch
  * of this size already amortises the system call. */
@@ -22,11 +23,13 @@
 static void on_read(struct nt_transport *t, ssize_t nread, const char *data);
 static void on_writable(struct nt_transport *t);
 static void on_shutdown(struct nt_transport *t, int status);
+static void on_reply(struct nt_transport *t, const char *data, size_t n, bool past_cap);
 
 static const struct nt_transport_up conn_up = {
     .on_read = on_read,
     .on_writable = on_writable,
     .on_shutdown = on_shutdown,
+    .on_reply = on_reply,
 };
 
 /* The handler of a conn no door has taken (refused at the door): input is ignored. */
@@ -60,6 +63,7 @@ static void null_closed(struct nt_conn *c)
 }
 
 static const struct nt_conn_handler null_handler = {
+    .name = "none",
     .on_data = null_data,
     .on_eof = null_eof,
     .on_end = null_end,
@@ -216,6 +220,7 @@ static void offer(struct nt_conn *c, const char *in, size_t in_len, bool from_ba
         c->backlog_off = 0;
         c->t->ops->read_stop(c->t);
         c->is_reading = false;
+        c->net->stats.flood_pauses++;
     } else {
         c->backlog_off += used;
     }
@@ -232,6 +237,9 @@ void nt_conn_input(struct nt_conn *c, const char *in, size_t in_len)
 static void on_read(struct nt_transport *t, ssize_t nread, const char *data)
 {
     struct nt_conn *c = conn_of(t);
+    if (nread == UV_EOF && c->ws != NULL && nt_ws_error(c->ws) != NULL)
+        NT_INFO("conn=%llu peer=%s websocket: closed with %s", (unsigned long long)c->id, c->peer,
+                nt_ws_error(c->ws));
     if (nread == UV_EOF && c->state == NT_CONN_OPEN) {
         c->got_eof = true;
         c->h->on_eof(c);
@@ -397,12 +405,49 @@ int nt_conn_send(struct nt_conn *c, struct nt_msg *msg)
     return 0;
 }
 
+int nt_conn_send_text(struct nt_conn *c, struct nt_msg *msg)
+{
+    if (c->ws == NULL)
+        return nt_conn_send(c, msg);
+    struct nt_msg *frames = nt_ws_frame(c->ws, msg->data, msg->len);
+    int rc = nt_conn_send(c, frames);
+    nt_msg_unref(frames);
+    return rc;
+}
+
 int nt_conn_send_bytes(struct nt_conn *c, const char *data, size_t n)
 {
-    struct nt_msg *msg = nt_msg_concat(&data, &n, 1);
+    struct nt_msg *msg = c->ws != NULL ? nt_ws_frame(c->ws, data, n) : nt_msg_concat(&data, &n, 1);
     int rc = nt_conn_send(c, msg);
     nt_msg_unref(msg);
     return rc;
+}
+
+static void on_reply(struct nt_transport *t, const char *data, size_t n, bool past_cap)
+{
+    struct nt_conn *c = conn_of(t);
+    if (c->state != NT_CONN_OPEN || c->is_over)
+        return;
+    struct nt_msg *msg = nt_msg_concat(&data, &n, 1);
+    if (past_cap)
+        push(c, msg);
+    else if (nt_conn_send(c, msg) == UV_ENOBUFS)
+        nt_conn_goodbye(c, NULL, "slow"); /* a client that pings and never reads (§4.3) */
+    nt_msg_unref(msg);
+}
+
+void nt_conn_upgrade_ws(struct nt_conn *c, int opcode)
+{
+    NT_ASSERT(c->ws == NULL && (opcode == NT_WS_TEXT || opcode == NT_WS_BINARY));
+    c->ws = nt_ws_new(c->t, (enum nt_ws_opcode)opcode);
+    c->t = c->ws;
+    c->t->up = &conn_up;
+    c->t->up_ctx = c;
+}
+
+int nt_conn_framing(const struct nt_conn *c)
+{
+    return c->ws != NULL ? (int)nt_ws_opcode(c->ws) : 0;
 }
 
 /* Tells the door, once, that c stops. */
@@ -450,6 +495,13 @@ void nt_conn_goodbye(struct nt_conn *c, const char *goodbye, const char *reason)
         const size_t lens[] = {strlen(goodbye), 1};
         msg = nt_msg_concat(parts, lens, 2);
     }
+    if (c->ws != NULL) { /* its frames and a Close */
+        struct nt_msg *frames =
+            nt_ws_goodbye(c->ws, msg ? msg->data : "", msg ? msg->len : 0, reason);
+        if (msg != NULL)
+            nt_msg_unref(msg);
+        msg = frames;
+    }
     if (msg != NULL) {
         push(c, msg); /* past the output cap: a goodbye is small and the last thing sent */
         nt_msg_unref(msg);
@@ -471,6 +523,7 @@ static void on_close(uv_handle_t *handle)
     /* Every write and shutdown callback ran (UV_ECANCELED) before this one. */
     NT_ASSERT(c->wreq == NULL);
     c->h->on_closed(c);
+    nt_ws_free(c->ws); /* above tls */
     if (c->tls != NULL)
         nt_tls_free(c->tls);
     free(c->backlog);

@@ -20,6 +20,8 @@ struct nt_tls_ctx;
 
 /* What a door does with its conn. net/ calls up through this, never into chat/ or door/. */
 struct nt_conn_handler {
+    /* The door's name, for metrics: "line", "irc", "http" ("none" before a door took it). */
+    const char *name;
     /* Bytes from the peer. Returns how many it took; fewer than len pauses reading (flood
      * control): the rest is kept and offered again when the THROTTLE deadline passes. */
     size_t (*on_data)(struct nt_conn *c, const char *data, size_t len);
@@ -51,7 +53,8 @@ enum nt_conn_state {
 struct nt_conn {
     struct nt_tcp tcp;               /* embedded: the bottom transport */
     struct nt_transport *tls;        /* owned, or NULL for plaintext */
-    struct nt_transport *t;          /* the top transport: &tcp.base or tls */
+    struct nt_transport *ws;         /* owned, or NULL: a WebSocket over tcp or tls */
+    struct nt_transport *t;          /* the top transport: &tcp.base, tls or ws */
     struct nt_net *net;              /* borrowed */
     const struct nt_conn_handler *h; /* static; a door's */
     void *ctx;                       /* the door's session, owned by the door */
@@ -130,8 +133,26 @@ void nt_conn_input(struct nt_conn *c, const char *in, size_t in_len);
  */
 int nt_conn_send(struct nt_conn *c, struct nt_msg *msg);
 
-/* Queues a copy of the n bytes at data for c, like nt_conn_send(). */
+/*
+ * Queues a door's own bytes (not an event's format bytes, which are already what the transport
+ * needs) like nt_conn_send(): over a WebSocket, as the frames of its lines (net/ws.h), else msg
+ * itself.
+ */
+int nt_conn_send_text(struct nt_conn *c, struct nt_msg *msg);
+
+/* Queues a copy of the n bytes at data for c, like nt_conn_send_text(). */
 int nt_conn_send_bytes(struct nt_conn *c, const char *data, size_t n);
+
+/*
+ * The connection is a WebSocket from now on (its handshake's 101 is queued): a WebSocket
+ * transport (net/ws.h) goes on top of c's transport, framing with opcode (NT_WS_TEXT or
+ * NT_WS_BINARY). The door that takes c next picks its event formats by nt_conn_framing().
+ */
+void nt_conn_upgrade_ws(struct nt_conn *c, int opcode);
+
+/* How c's output is framed, for a door's event formats: 0 (a byte stream), or the WebSocket
+ * opcode of its messages (NT_WS_TEXT, NT_WS_BINARY). */
+int nt_conn_framing(const struct nt_conn *c);
 
 /*
  * Ends c: calls the handler's on_end(reason), queues goodbye (a line without LF, may be NULL)

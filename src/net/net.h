@@ -36,6 +36,9 @@ struct nt_net_stats {
     uint64_t cut_stalled; /* took nothing for --stall-timeout */
     uint64_t cut_memory;  /* the largest backlog when all went over --max-output-total */
     uint64_t tls_failures;
+    uint64_t flood_pauses; /* reads paused by flood control */
+    /* Connections refused at the door (the server counts them). */
+    uint64_t refused_banned, refused_per_ip, refused_full;
 };
 
 struct nt_net {

@@ -16,6 +16,7 @@ enum nt_timeout_kind {
     NT_TIMEOUT_THROTTLE, /* flood control: the time one token takes */
     NT_TIMEOUT_STALL,    /* output waits and the socket took nothing (--stall-timeout) */
     NT_TIMEOUT_PING,     /* an IRC client silent: PING it, then close it (PROTOCOL.md §8.9) */
+    NT_TIMEOUT_HTTP,     /* the web door: a request head whole, or the next one (PROTOCOL.md §9) */
     NT_TIMEOUT_KINDS
 };
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* transport.h - a byte stream under a conn: plain TCP, or TLS stacked on another transport. */
+/* transport.h - a byte stream under a conn: plain TCP, or TLS or a WebSocket stacked on another
+ * transport. */
 #ifndef NT_TRANSPORT_H
 #define NT_TRANSPORT_H
 
@@ -19,6 +20,10 @@ struct nt_transport_up {
     void (*on_writable)(struct nt_transport *t);
     /* The shutdown() asked for is done (status 0) or failed (< 0). */
     void (*on_shutdown)(struct nt_transport *t, int status);
+    /* A transport's own bytes for the peer (a WebSocket's Pong or Close): the user queues a copy
+     * of data[0..n) after its own output, within its output cap unless past_cap (a Close, the
+     * last thing sent). Never called by TCP or TLS. */
+    void (*on_reply)(struct nt_transport *t, const char *data, size_t n, bool past_cap);
 };
 
 struct nt_transport_ops {
@@ -52,7 +57,7 @@ struct nt_transport {
     const struct nt_transport_ops *ops; /* static */
     const struct nt_transport_up *up;   /* static; set by the user */
     void *up_ctx;                       /* the user's, for its callbacks */
-    const char *name;                   /* "tcp", "tls": for logs */
+    const char *name;                   /* "tcp", "tls", "ws": for logs */
 };
 
 #endif

@@ -175,8 +175,9 @@ static void test_diff_for_a_reload(void **state)
                              "log-level info->debug\n"
                              "oper-password-file none->/x\n");
     assert_false(cur->c.echo);
-    assert_int_equal(cur->c.n_listen, 2); /* the chat that runs: with its IRC door */
+    assert_int_equal(cur->c.n_listen, 3); /* the chat that runs: with its IRC and web doors */
     assert_int_equal(cur->c.listen[1].scheme, NT_SCHEME_IRC);
+    assert_int_equal(cur->c.listen[2].scheme, NT_SCHEME_HTTP);
     log[0] = '\0';
     assert_int_equal(nt_config_diff(&cur->c, &running, record_change, log), 5);
     assert_null(strchr(log, '!'));
@@ -191,7 +192,7 @@ static void test_defaults_after_empty_parse(void **state)
     assert_int_equal(r->rc, 0);
     assert_int_equal(r->err_len, 0);
     const struct nt_config c = r->c;
-    assert_int_equal(c.n_listen, 2); /* the line chat and the IRC door beside it */
+    assert_int_equal(c.n_listen, 3); /* the line chat, the IRC and web doors beside it */
     assert_string_equal(c.listen[0].host, "127.0.0.1");
     assert_int_equal(c.listen[0].port, 8888);
     assert_int_equal(c.listen[0].scheme, NT_SCHEME_TCP);
@@ -199,6 +200,9 @@ static void test_defaults_after_empty_parse(void **state)
     assert_string_equal(c.listen[1].host, "127.0.0.1");
     assert_int_equal(c.listen[1].port, 6667);
     assert_int_equal(c.listen[1].scheme, NT_SCHEME_IRC);
+    assert_string_equal(c.listen[2].host, "127.0.0.1");
+    assert_int_equal(c.listen[2].port, 8080);
+    assert_int_equal(c.listen[2].scheme, NT_SCHEME_HTTP);
     assert_false(c.echo);
     assert_int_equal(c.idle_timeout_ms, 300000);
     assert_int_equal(c.name_timeout_ms, 60000);
@@ -238,7 +242,7 @@ static void test_irc_schemes(void **state)
     assert_true(la.is_ipv6);
     assert_int_equal(la.port, 6697);
     assert_int_equal(nt_config_parse_listen("irc6://127.0.0.1:1", &la, &why), -1);
-    assert_string_equal(why, "unknown scheme (tcp://, tls://, irc:// or ircs://)");
+    assert_string_equal(why, "unknown scheme (tcp://, tls://, irc://, ircs://, http:// or https://)");
     assert_string_equal(nt_config_scheme_name(NT_SCHEME_IRC), "irc");
     assert_string_equal(nt_config_scheme_name(NT_SCHEME_IRCS), "ircs");
 }
@@ -893,12 +897,13 @@ static void test_conf_empty_file_keeps_the_defaults(void **state)
 {
     (void)state;
     struct run *r = parse_conf_ok("");
-    assert_int_equal(r->c.n_listen, 2);
+    assert_int_equal(r->c.n_listen, 3);
     assert_int_equal(r->c.listen[0].port, 8888);
     assert_int_equal(r->c.listen[1].port, 6667);
+    assert_int_equal(r->c.listen[2].port, 8080);
     assert_int_equal(r->c.max_line, 4096);
     r = parse_conf_ok("\n\n   \n\t\n# only comments\n");
-    assert_int_equal(r->c.n_listen, 2);
+    assert_int_equal(r->c.n_listen, 3);
     assert_int_equal(r->c.max_line, 4096);
 }
 
@@ -1055,7 +1060,7 @@ static void test_conf_booleans_yes_and_no(void **state)
     assert_false(r->c.echo);
     assert_false(r->c.log_messages);
     assert_false(r->c.no_loopback_exempt);
-    assert_int_equal(r->c.n_listen, 2);
+    assert_int_equal(r->c.n_listen, 3);
 }
 
 static void test_conf_booleans_other_words_refused(void **state)
