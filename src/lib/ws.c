@@ -317,6 +317,8 @@ int nt_ws_read(struct nt_ws_reader *r, const char *in, size_t n, size_t *used, c
                 dst[i] = src[i] ^ r->mask[(r->mask_at + i) & 3];
                 if (is_text && (dst[i] >= 0x80 || r->utf8 != 0) && !utf8_step(&r->utf8, dst[i])) {
                     rc = NT_WS_CLOSE_BAD_DATA;
+                    *out_len += i; /* what came before the bad byte, however the input was cut */
+                    at += i;
                     break;
                 }
             }
