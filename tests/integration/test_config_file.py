@@ -227,8 +227,9 @@ def test_nothing_is_read_unless_config_names_it(tmp_path):
     p = natter("-n", cwd=tmp_path)
     assert p.returncode == 0, p
     assert p.stderr == b"", p
-    assert re.fullmatch(rb"natter: the configuration is valid[^;\n]*; 2 listeners: "
-                        rb"tcp://127\.0\.0\.1:8888 irc://127\.0\.0\.1:6667\n", p.stdout), p
+    assert re.fullmatch(rb"natter: the configuration is valid[^;\n]*; 3 listeners: "
+                        rb"tcp://127\.0\.0\.1:8888 irc://127\.0\.0\.1:6667 "
+                        rb"http://127\.0\.0\.1:8080\n", p.stdout), p
 
 
 def tls_conf(tmp_path, cert, key):
