@@ -39,6 +39,10 @@ struct out {
 
 __attribute__((format(printf, 2, 3))) static void outf(struct out *o, const char *fmt, ...)
 {
+    if (o->p == NULL) {
+        o->cap = 1024;
+        o->p = nt_xmalloc(o->cap);
+    }
     for (;;) {
         va_list ap;
         va_start(ap, fmt);

@@ -227,6 +227,12 @@ static void offer(struct nt_conn *c, const char *in, size_t in_len, bool from_ba
     nt_timeouts_set(&c->net->timeouts, &c->throttle, NT_TIMEOUT_THROTTLE);
 }
 
+void nt_conn_read(struct nt_conn *c, const char *data, size_t n)
+{
+    if (n > 0)
+        c->tcp.base.up->on_read(&c->tcp.base, (ssize_t)n, data);
+}
+
 void nt_conn_input(struct nt_conn *c, const char *in, size_t in_len)
 {
     NT_ASSERT(in != NULL || in_len == 0);

@@ -124,6 +124,10 @@ void nt_conn_start(struct nt_conn *c);
 /* Offers bytes to the handler as a read would, with flood-control pausing (for the fuzzer). */
 void nt_conn_input(struct nt_conn *c, const char *in, size_t in_len);
 
+/* Offers bytes as a socket read would, to the user of c's bottom transport: a WebSocket (or TLS)
+ * transport above it decodes them first, then nt_conn_input() (for the fuzzer). */
+void nt_conn_read(struct nt_conn *c, const char *data, size_t n);
+
 /*
  * Queues msg for c. Takes its own reference; the caller keeps theirs. Returns 0; UV_ECANCELED
  * when c takes no output (lingering, closing, or over its cap); or UV_ENOBUFS when this message

@@ -10,33 +10,44 @@
 
 #include "door/irc.h"
 #include "door/line.h"
+#include "door/web.h"
 #include "fuzz.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/ws.h"
 #include "net/conn.h"
 #include "server.h"
 
 /*
- * Four clients of one real server (a libuv loop with no listener), made with
- * nt_conn_new_detached(), two opened by the line door and two by the IRC door, in one chat: bytes
+ * Eight clients of one real server (a libuv loop with no listener), made with
+ * nt_conn_new_detached(), two opened by the line door and two by the IRC door, and four by the
+ * web door: a WebSocket speaking natter.line, one speaking IRC in text frames, one in binary frames
+ * (their handshakes are the harness's), and one that sends raw HTTP requests, in one chat: bytes
  * go in through nt_conn_input(), the very path a read takes, through the door into the chat core,
  * and what the server sends stays in each conn's queue, where the harness reads it. The input is a
- * script of records; the first byte of each says what to do: bits 0-1: which client; bits 2-3: 0 or
+ * script of records; the first byte of each says what to do: bits 0-1 and 5: which client (bit 5
+ * picks the web door's four); bits 2-3: 0 or
  * 1 = send the next N bytes (N = the byte after), 2 = the client half-closes (end of input), 3 = a
  * new connection takes the slot of a closed one, or, when it is open, a reload (SIGHUP) sets
- * max_line and history from the byte after; bit 4: the client does not read after this record.
+ * max_line and history from the byte after; bit 4: the client does not read after this record;
+ * bit 6, for a WebSocket: the bytes go in as they are (frames, or garbage), not as one masked
+ * text message of them. WebSocket bytes go in below the WebSocket transport (nt_conn_read()).
  * A client that does not read keeps its queue, so --max-output (2 KiB here) is reached and the safe
  * point is exercised: a reply or a broadcast that takes a member over its cap only marks it, and it
  * is dropped afterwards. Checks, after every record, on every byte any client was sent: valid
  * UTF-8, and no control character but LF (for IRC clients also the CR right before it, and CTCP's
  * \x01): whatever a peer sends, nothing reaches another terminal that could move its cursor, clear
  * its screen or ring its bell (PROTOCOL.md §5.3), and no IRC line is over 512 bytes without its
- * tags (§8.9). At the end every client is closed and the loop runs the close callbacks: ASan and
+ * tags (§8.9). A WebSocket's output must be final unmasked frames, text (binary for the binary
+ * one) whose payloads pass the same checks as lines, a Pong, or a Close last. At the end every
+ * client is closed and the loop runs the close callbacks: ASan and
  * LSan see every free.
  */
 
-#define CLIENTS  4
+#define CLIENTS  8
 #define IRC_FROM 2 /* clients 2 and 3 speak IRC */
+#define WS_FROM  4 /* 4: natter.line, 5: IRC text, 6: IRC binary over WebSocket; 7: raw HTTP */
+#define HTTP_AT  7
 
 static struct nt_config cfg;
 static uv_loop_t loop;
@@ -127,26 +138,120 @@ static void check_output(const char *p, size_t n, bool is_irc)
     }
 }
 
-/* Checks and drops what is queued for c, as the flush would have written it. */
-static void drain(struct nt_conn *c, bool is_irc)
+/* Checks the frames of one queued message of a WebSocket (each message is whole frames). */
+static void check_frames(const char *p, size_t n, bool is_irc, bool is_binary)
+{
+    size_t at = 0;
+    while (at < n) {
+        CHECK(at + 2 <= n);
+        const unsigned char *h = (const unsigned char *)p + at;
+        unsigned opcode = h[0] & 0x0F;
+        CHECK((h[0] & 0xF0) == 0x80 && (h[1] & 0x80) == 0); /* final, no RSV, unmasked */
+        size_t len = h[1], hl = 2;
+        if (len == 126) {
+            CHECK(at + 4 <= n);
+            len = (size_t)h[2] << 8 | h[3];
+            hl = 4;
+        } else if (len == 127) {
+            CHECK(at + 10 <= n);
+            len = 0;
+            for (int i = 2; i < 10; i++)
+                len = len << 8 | h[i];
+            hl = 10;
+        }
+        CHECK(at + hl + len <= n);
+        const char *payload = p + at + hl;
+        if (opcode == NT_WS_CLOSE) {
+            CHECK(len == 0 || len == 2);
+            CHECK(at + hl + len == n); /* nothing after a Close */
+        } else if (opcode != NT_WS_PONG) {
+            CHECK(opcode == (is_binary ? NT_WS_BINARY : NT_WS_TEXT));
+            CHECK(memchr(payload, '\n', len) == NULL);
+            char *line = malloc(len + 2);
+            CHECK(line != NULL);
+            memcpy(line, payload, len);
+            size_t ll = len;
+            if (is_irc)
+                line[ll++] = '\r';
+            line[ll++] = '\n';
+            check_output(line, ll, is_irc);
+            free(line);
+        }
+        at += hl + len;
+    }
+}
+
+/* Checks and drops what is queued for client i's conn c, as the flush would have written it. */
+static void drain(struct nt_conn *c, int i)
 {
     struct nt_msg *msg;
     while ((msg = nt_conn_take_queued(c)) != NULL) {
-        check_output(msg->data, msg->len, is_irc);
+        if (i == HTTP_AT || (i >= WS_FROM && c->ws == NULL))
+            ; /* HTTP answers (the web door's own business) */
+        else if (c->ws != NULL)
+            check_frames(msg->data, msg->len, i != WS_FROM, i == WS_FROM + 2);
+        else
+            check_output(msg->data, msg->len, i >= IRC_FROM);
         nt_msg_unref(msg);
     }
 }
 
+/* The handshake a WebSocket client of the web door sends, for each subprotocol. */
+static void handshake(struct nt_conn *c, int i)
+{
+    static const char *const subs[] = {"natter.line", "text.ircv3.net", "binary.ircv3.net"};
+    char req[512];
+    int n = snprintf(req, sizeof(req),
+                     "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:8080\r\n"
+                     "Sec-WebSocket-Protocol: %s\r\n\r\n",
+                     subs[i - WS_FROM]);
+    nt_conn_input(c, req, (size_t)n);
+    CHECK(c->ws != NULL);
+    struct nt_msg *answer = nt_conn_take_queued(c);
+    CHECK(answer != NULL && answer->len > 12 && memcmp(answer->data, "HTTP/1.1 101", 12) == 0);
+    nt_msg_unref(answer);
+}
+
+/* Sends in[0..n) to a WebSocket client's conn as one masked message (text, or binary for the
+ * binary one), in a frame with a mask from the bytes' own length. */
+static void send_message(struct nt_conn *c, const char *in, size_t n, bool is_binary)
+{
+    char *frame = malloc(n + 8);
+    CHECK(frame != NULL);
+    size_t h = 0;
+    frame[h++] = (char)(0x80 | (is_binary ? NT_WS_BINARY : NT_WS_TEXT));
+    frame[h++] = (char)(0x80 | (n < 126 ? n : 126));
+    if (n >= 126) {
+        frame[h++] = (char)(n >> 8);
+        frame[h++] = (char)n;
+    }
+    const unsigned char mask[4] = {(unsigned char)n, 0x5A, 0xA5, 0x3C};
+    memcpy(frame + h, mask, 4);
+    h += 4;
+    for (size_t k = 0; k < n; k++)
+        frame[h + k] = (char)((unsigned char)in[k] ^ mask[k & 3]);
+    nt_conn_read(c, frame, h + n);
+    free(frame);
+}
+
 static struct nt_conn *open_client(int i)
 {
-    static const char *const ips[CLIENTS] = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.1"};
+    static const char *const ips[CLIENTS] = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.1",
+                                             "10.0.0.4", "10.0.0.5", "10.0.0.6", "127.0.0.1"};
     struct nt_conn *c = nt_conn_new_detached(&srv->net, ips[i]);
     c->is_counted = true;
     srv->n_clients++;
-    if (i >= IRC_FROM)
+    if (i >= WS_FROM) {
+        nt_web_door_open(&srv->web, c);
+        if (i != HTTP_AT)
+            handshake(c, i);
+    } else if (i >= IRC_FROM) {
         nt_irc_door_open(&srv->irc, c);
-    else
+    } else {
         nt_line_door_open(&srv->line, c);
+    }
     return c;
 }
 
@@ -159,20 +264,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < CLIENTS; i++)
         clients[i] = open_client(i);
 
-    bool reads[CLIENTS] = {true, true, true, true};
+    bool reads[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++)
+        reads[i] = true;
     size_t pos = 0;
     while (pos < size) {
         uint8_t op = data[pos++];
-        struct nt_conn *c = clients[op & 3];
-        reads[op & 3] = (op & 0x10) == 0;
+        int who = (op & 3) | ((op & 0x20) ? WS_FROM : 0);
+        struct nt_conn *c = clients[who];
+        reads[who] = (op & 0x10) == 0;
         switch ((op >> 2) & 3) {
         case 0:
         case 1: {
             size_t n = pos < size ? data[pos++] : 0;
             if (n > size - pos)
                 n = size - pos;
-            if (c->state == NT_CONN_OPEN)
-                nt_conn_input(c, (const char *)data + pos, n);
+            const char *in = (const char *)data + pos;
+            if (c->state != NT_CONN_OPEN)
+                ;
+            else if (c->ws != NULL && (op & 0x40))
+                nt_conn_read(c, in, n);
+            else if (c->ws != NULL)
+                send_message(c, in, n, who == WS_FROM + 2);
+            else
+                nt_conn_input(c, in, n);
             pos += n;
             break;
         }
@@ -185,9 +300,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         default:
             /* A closed client's slot is reused; the closed one is freed at the end. */
             if (c->state != NT_CONN_OPEN) {
-                drain(c, (op & 3) >= IRC_FROM);
+                drain(c, who);
                 nt_conn_close(c, "quit");
-                clients[op & 3] = open_client(op & 3);
+                clients[who] = open_client(who);
             } else if (pos < size) {
                 /* The slot is open: a reload (SIGHUP) between two reads, with the next byte's
                  * max_line and history, so lines pending in the framers and history rings
@@ -201,13 +316,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Clients that read take what they were sent; the others let it pile up. */
         for (int i = 0; i < CLIENTS; i++) {
             if (reads[i] || clients[i]->state != NT_CONN_OPEN)
-                drain(clients[i], i >= IRC_FROM);
+                drain(clients[i], i);
         }
     }
 
+    for (int i = 0; i < CLIENTS; i++)
+        drain(clients[i], i);
     for (struct nt_list *node = srv->net.conns.next; node != &srv->net.conns; node = node->next) {
         struct nt_conn *c = NT_CONTAINER_OF(node, struct nt_conn, all_link);
-        drain(c, c->h->goodbye != NULL); /* the IRC door's conns have the goodbye hook */
+        struct nt_msg *msg;
+        while ((msg = nt_conn_take_queued(c)) != NULL) /* slots closed and reused: checked then */
+            nt_msg_unref(msg);
         nt_conn_close(c, "error");
     }
     /* The close callbacks free every conn; nothing is flushed, since no conn is left dirty. */
