@@ -1,9 +1,13 @@
 # The two front-door commands. Everything else is CMake (CMakePresets.json).
 #   make run    install what is missing, build, run the chat server on 127.0.0.1:8888
-#   make test   install what is missing, build, run every test, lint, build and test the Debian
-#               package (installs and purges it: root), then again under ASan+UBSan, the
-#               fuzzers briefly, a 60 s soak, and the integration suite under valgrind memcheck
-#               (docs/SECURITY.md)
+#   make test   install what is missing, build, run every test (the browser client's in
+#               Chromium too), lint, build and test the Debian package (installs and purges it:
+#               root), then again under ASan+UBSan, the fuzzers briefly, a 60 s soak, and the
+#               integration suite under valgrind memcheck (docs/SECURITY.md)
+# Parts of make test:
+#   make test-browser   the browser client (web/) in Debian's Chromium against the release build
+#                       (tests/browser: node --test, playwright-core; screenshots in
+#                       tests/browser/out/, NATTER_SCREENSHOT_DIR=docs refreshes docs/web-*.png)
 # The long versions (docs/SECURITY.md):
 #   make fuzz           each libFuzzer harness for FUZZ_SECONDS (default 60)
 #   make fuzz-merge     fold what `make fuzz` found into the seed corpora in tests/fuzz/corpus
@@ -26,8 +30,8 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite
 
-.PHONY: run test build build-asan test-release test-asan clean build-fuzz fuzz fuzz-merge \
-	test-fuzz soak test-soak test-long test-valgrind lint install deb test-package
+.PHONY: run test build build-asan test-release test-browser test-asan clean build-fuzz fuzz \
+	fuzz-merge test-fuzz soak test-soak test-long test-valgrind lint install deb test-package
 
 run: build
 	./build/natter $(ARGS)
@@ -42,7 +46,7 @@ build-asan:
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan
 
-test: test-release lint test-package test-asan test-fuzz test-soak test-valgrind
+test: test-release test-browser lint test-package test-asan test-fuzz test-soak test-valgrind
 
 test-release:
 	./scripts/install-deps.sh test
@@ -50,6 +54,14 @@ test-release:
 	cmake --build --preset release
 	ctest --preset release
 	NATTER_BIN=$(CURDIR)/build/natter $(PYTEST) tests/integration
+
+# The browser client (web/, compiled into natter) in Debian's Chromium, driven by npm
+# playwright-core (tests/browser/package-lock.json); each test runs its own natter.
+test-browser:
+	./scripts/install-deps.sh browser
+	cmake --preset release >/dev/null
+	cmake --build --preset release
+	NATTER_BIN=$(CURDIR)/build/natter node --test tests/browser/
 
 test-asan: build-asan
 	ctest --preset asan

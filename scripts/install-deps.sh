@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages natter needs that are missing. Checks with dpkg-query first,
 # so on a machine that has everything it does nothing and needs no network.
-# usage: scripts/install-deps.sh [build|test|bench|fuzz|deb]...   (default: build)
+# usage: scripts/install-deps.sh [build|test|bench|fuzz|deb|browser]...   (default: build)
+# The sets that use node tools also run `npm ci` where their package-lock.json is (see the end).
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 # The build configures the unit tests too (CTest), so cmocka is part of it.
 build=(cmake ninja-build pkg-config gcc libuv1-dev libssl-dev openssl libcmocka-dev libsystemd-dev)
@@ -14,16 +16,23 @@ fuzz=("${build[@]}" clang-14 libclang-rt-14-dev)
 # systemd-analyze verify; systemd need not run).
 deb=("${build[@]}" build-essential debhelper dpkg-dev fakeroot lintian python3 python3-pytest
      man-db groff-base systemd)
+# make test-browser (tests/browser): Debian's Chromium, driven by npm playwright-core (below).
+browser=(chromium)
 
 want=()
+npm_dirs=()  # folders (from the top of the tree) whose package-lock.json npm ci installs
 for set in "${@:-build}"; do
   case "$set" in
     build) want+=("${build[@]}") ;;
     test) want+=("${test[@]}") ;;
-    bench) want+=("${bench[@]}") ;;
+    bench) want+=("${bench[@]}")
+           # The WebSocket load of natter-bench (bench/ws, npm ws), once it is in the tree.
+           if [ -f "$root/bench/ws/package-lock.json" ]; then npm_dirs+=(bench/ws); fi ;;
     fuzz) want+=("${fuzz[@]}") ;;
     deb) want+=("${deb[@]}") ;;
-    *) echo "install-deps.sh: unknown package set '$set' (build, test, bench, fuzz, deb)" >&2
+    browser) want+=("${browser[@]}"); npm_dirs+=(tests/browser) ;;
+    *) echo "install-deps.sh: unknown package set '$set'" \
+            "(build, test, bench, fuzz, deb, browser)" >&2
        exit 2 ;;
   esac
 done
@@ -33,17 +42,37 @@ for pkg in $(printf '%s\n' "${want[@]}" | sort -u); do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [ "$status" = "install ok installed" ] || missing+=("$pkg")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "install-deps.sh: installing ${missing[*]}" >&2
-if [ "$(id -u)" -eq 0 ]; then
-  sudo=()
-elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-  sudo=(sudo -n)
-else
-  echo "install-deps.sh: not root; run: sudo apt-get install -y ${missing[*]}" >&2
-  exit 1
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps.sh: installing ${missing[*]}" >&2
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo=(sudo -n)
+  else
+    echo "install-deps.sh: not root; run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# npm packages, exactly as each package-lock.json pins them, installed only when node_modules is
+# missing or older than the lock, so a machine that has them needs no network. node and npm come
+# from nodesource's nodejs, which bundles npm; Debian's npm package is never installed (it would
+# bring a second, older node). playwright-core drives /usr/bin/chromium, so it downloads no
+# browser of its own.
+for dir in "${npm_dirs[@]}"; do
+  lock="$root/$dir/package-lock.json"
+  modules="$root/$dir/node_modules"
+  [ -d "$modules" ] && [ "$modules" -nt "$lock" ] && continue
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "install-deps.sh: $dir needs node (20 or later) and npm, and they are not on PATH;" \
+         "install nodejs from nodesource (it includes npm), not Debian's npm package" >&2
+    exit 1
+  fi
+  echo "install-deps.sh: npm ci in $dir" >&2
+  (cd "$root/$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  touch "$modules"
+done
