@@ -259,10 +259,10 @@ def test_the_service_started_reloaded_and_stopped_as_systemd_does(installed, tmp
     assert cmds["ExecStart"][0] == BINARY and "--config" in cmds["ExecStart"], cmds
     conf = Path(CONFFILE)
     packaged = conf.read_text()
-    # Edit 1: listen on free ports (8888 and 6667 may be taken on a build machine).
-    edited = re.sub(r"^listen = (irc://)?127\.0\.0\.1:\d+$", r"listen = \g<1>127.0.0.1:0",
-                    packaged, flags=re.M)
-    assert edited.count(":0\n") == 2, edited
+    # Edit 1: listen on free ports (8888, 6667 and 8080 may be taken on a build machine).
+    edited = re.sub(r"^listen = (irc://|http://)?127\.0\.0\.1:\d+$",
+                    r"listen = \g<1>127.0.0.1:0", packaged, flags=re.M)
+    assert edited.count(":0\n") == 3, edited
     conf.write_text(edited)
     run(*cmds["ExecStartPre"], timeout=10)
     notify_path = str(tmp_path / "notify.sock")
@@ -275,7 +275,7 @@ def test_the_service_started_reloaded_and_stopped_as_systemd_does(installed, tmp
                                 env=dict(os.environ, NOTIFY_SOCKET=notify_path))
     clients = []
     try:
-        assert notified(notify, "READY=1")[-1] == "READY=1\nSTATUS=serving on 2 listeners"
+        assert notified(notify, "READY=1")[-1] == "READY=1\nSTATUS=serving on 3 listeners"
         port = int(wait_log(log_path, rb" info listening on 127\.0\.0\.1:(\d+)$").group(1))
         alice = Client(port)
         clients.append(alice)
