@@ -418,7 +418,7 @@ static struct nt_msg *ws_encode(const struct nt_event *ev, unsigned fmt_bits, in
     return frames;
 }
 
-#define WS_ENCODER(name, bits, opcode)                                                            \
+#define WS_ENCODER(name, bits, opcode)                                                             \
     static struct nt_msg *name(const struct nt_event *ev)                                          \
     {                                                                                              \
         return ws_encode(ev, bits, opcode);                                                        \

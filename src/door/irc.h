@@ -21,7 +21,7 @@ struct nt_irc_door {
     unsigned fmt[NT_IRC_FORMATS]; /* event slots, by NT_IRC_FMT_* bits */
     /* The same over WebSocket, one frame per line: [0] text frames, [1] binary.ircv3.net's. */
     unsigned ws_fmt[2][NT_IRC_FORMATS];
-    char created[32];             /* 003: when the server started, UTC */
+    char created[32]; /* 003: when the server started, UTC */
 };
 
 /* Initialises door over chat with cfg (both borrowed, outliving it). */

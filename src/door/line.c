@@ -406,7 +406,7 @@ void nt_line_door_open(struct nt_line_door *door, struct nt_conn *c)
         nt_conn_set_deadline(c, NT_TIMEOUT_IDLE);
         return;
     }
-    nt_conn_set_deadline(c, NT_TIMEOUT_NAME);        /* set once; a name line does not move it */
+    nt_conn_set_deadline(c, NT_TIMEOUT_NAME); /* set once; a name line does not move it */
     if (nt_conn_send_text(c, door->prompt) == UV_ENOBUFS) /* §2.1 */
         nt_conn_goodbye(c, SLOW_GOODBYE, "slow");
 }

@@ -29,8 +29,9 @@ void nt_line_door_reload(struct nt_line_door *door, struct nt_net *net);
 void nt_line_door_fini(struct nt_line_door *door);
 
 /*
- * Takes an admitted conn (plain, TLS or a WebSocket, whose messages are lines): a session of its own becomes c's handler, and c gets the name prompt
- * and its NAME deadline (echo mode: the log line and the IDLE deadline).
+ * Takes an admitted conn (plain, TLS or a WebSocket, whose messages are lines): a session of its
+ * own becomes c's handler, and c gets the name prompt and its NAME deadline (echo mode: the log
+ * line and the IDLE deadline).
  */
 void nt_line_door_open(struct nt_line_door *door, struct nt_conn *c);
 

@@ -19,8 +19,8 @@
 #include "lib/ws.h"
 
 /* PROTOCOL.md §9.2: the page, its scripts and styles only from natter itself; nothing inline. */
-#define CSP                                                                                       \
-    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "          \
+#define CSP                                                                                        \
+    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "             \
     "script-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 struct session {
@@ -46,6 +46,7 @@ __attribute__((format(printf, 2, 3))) static void outf(struct out *o, const char
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
+        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 misses the va_start */
         int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
         va_end(ap);
         NT_ASSERT(n >= 0);
@@ -129,8 +130,8 @@ static void fail(struct session *s, int status)
         text = "Malformed request.";
         break;
     }
-    NT_DEBUG("conn=%llu peer=%s http: refused %d", (unsigned long long)s->conn->id,
-             s->conn->peer, status);
+    NT_DEBUG("conn=%llu peer=%s http: refused %d", (unsigned long long)s->conn->id, s->conn->peer,
+             status);
     respond_text(s, status, text, false, false, status == 405 ? "Allow: GET, HEAD\r\n" : "");
     s->door->requests++;
     nt_conn_goodbye(s->conn, NULL, "http");
@@ -225,8 +226,7 @@ static void metrics_text(const struct nt_web_door *door, struct out *o)
          (unsigned long long)st->refused_banned, (unsigned long long)st->refused_per_ip,
          (unsigned long long)st->refused_full);
     one(o, "natter_lines_received_total", "counter",
-        "Chat lines and actions received from users (not commands).",
-        door->chat->lines_received);
+        "Chat lines and actions received from users (not commands).", door->chat->lines_received);
     one(o, "natter_deliveries_total", "counter", "Events handed to a recipient.",
         door->chat->hub.deliveries);
     one(o, "natter_events_encoded_total", "counter",
@@ -254,13 +254,12 @@ static void metrics_text(const struct nt_web_door *door, struct out *o)
         (now - door->start_ms) / 1000);
     metric(o, "natter_build_info", "gauge", "The version of natter running.");
     outf(o, "natter_build_info{version=\"" NT_VERSION "\"} 1\n");
-    one(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-        rss_bytes());
+    one(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", rss_bytes());
     one(o, "process_open_fds", "gauge", "Open file descriptors.", open_fds());
     metric(o, "process_start_time_seconds", "gauge",
            "Start time of the process since the Unix epoch in seconds.");
-    outf(o, "process_start_time_seconds %llu.%03llu\n",
-         (unsigned long long)(door->start_ms / 1000), (unsigned long long)(door->start_ms % 1000));
+    outf(o, "process_start_time_seconds %llu.%03llu\n", (unsigned long long)(door->start_ms / 1000),
+         (unsigned long long)(door->start_ms % 1000));
 }
 
 static void serve_metrics(struct session *s, bool is_head, bool keep)
@@ -365,9 +364,11 @@ static bool upgrade(struct session *s, const struct nt_http_request *req, bool i
     const struct nt_http_field *conn_f = nt_http_field(req, "Connection");
     const struct nt_http_field *key = nt_http_field(req, "Sec-WebSocket-Key");
     const struct nt_http_field *origin = nt_http_field(req, "Origin");
-    if (upgrade_f == NULL || !nt_http_has_token(upgrade_f->value, upgrade_f->value_len, "websocket") ||
-        conn_f == NULL || !nt_http_has_token(conn_f->value, conn_f->value_len, "upgrade")) {
-        respond_text(s, 426, "This is natter's WebSocket endpoint: connect with a WebSocket client.",
+    if (upgrade_f == NULL ||
+        !nt_http_has_token(upgrade_f->value, upgrade_f->value_len, "websocket") || conn_f == NULL ||
+        !nt_http_has_token(conn_f->value, conn_f->value_len, "upgrade")) {
+        respond_text(s, 426,
+                     "This is natter's WebSocket endpoint: connect with a WebSocket client.",
                      is_head, keep, "Upgrade: websocket\r\n");
         if (!keep)
             nt_conn_goodbye(c, NULL, "http");
@@ -411,8 +412,9 @@ static bool upgrade(struct session *s, const struct nt_http_request *req, bool i
     struct nt_web_door *door = s->door;
     door->upgrades++;
     NT_INFO("conn=%llu peer=%s websocket: %s", (unsigned long long)c->id, c->peer,
-            sub == SUB_LINE ? "natter.line" : sub == SUB_NONE ? "IRC (no subprotocol)"
-                                                               : sub_names[sub]);
+            sub == SUB_LINE   ? "natter.line"
+            : sub == SUB_NONE ? "IRC (no subprotocol)"
+                              : sub_names[sub]);
     /* The conn becomes a WebSocket and the session is done: the next door takes it. */
     free(s);
     nt_conn_upgrade_ws(c, sub == SUB_IRC_BINARY ? NT_WS_BINARY : NT_WS_TEXT);
@@ -473,8 +475,9 @@ static void serve_asset(struct session *s, const struct nt_http_request *req, si
     if (inm != NULL && inm->value_len == strlen(door->etags[i]) &&
         memcmp(inm->value, door->etags[i], inm->value_len) == 0) {
         /* 304 has no body: its length is left out (RFC 9110 §15.4.5). */
-        outf(&o, "HTTP/1.1 304 Not Modified\r\nServer: natter/" NT_VERSION
-                 "\r\nConnection: %s\r\n%s\r\n",
+        outf(&o,
+             "HTTP/1.1 304 Not Modified\r\nServer: natter/" NT_VERSION
+             "\r\nConnection: %s\r\n%s\r\n",
              keep ? "keep-alive" : "close", extra);
         send_out(s, &o, NULL);
         return;
@@ -615,8 +618,8 @@ void nt_web_door_init(struct nt_web_door *door, struct nt_chat *chat, struct nt_
     while (nt_web_assets[door->n_assets].path != NULL)
         door->n_assets++;
     size_t n = door->n_assets ? door->n_assets : 1;
-    door->bodies = nt_xcalloc(n, sizeof(*door->bodies));
-    door->etags = nt_xcalloc(n, sizeof(*door->etags));
+    door->bodies = nt_xcalloc(n, sizeof(struct nt_msg *));
+    door->etags = nt_xcalloc(n, NT_WEB_ETAG_SIZE);
     for (size_t i = 0; i < door->n_assets; i++) {
         const struct nt_web_asset *a = &nt_web_assets[i];
         door->bodies[i] = nt_msg_new(a->len);
@@ -647,8 +650,7 @@ void nt_web_door_open(struct nt_web_door *door, struct nt_conn *c)
     nt_conn_set_deadline(c, NT_TIMEOUT_HTTP);
 }
 
-void nt_web_door_refuse(struct nt_web_door *door, struct nt_conn *c, int status,
-                        const char *text)
+void nt_web_door_refuse(struct nt_web_door *door, struct nt_conn *c, int status, const char *text)
 {
     nt_web_door_open(door, c);
     struct session *s = session_of(c);

@@ -15,9 +15,11 @@
 #include "net/conn.h"
 #include "net/net.h"
 
-#define NT_WEB_MAX_REQUESTS 100   /* requests on one connection; the last says Connection: close */
-#define NT_WEB_HEAD_MS      10000 /* a request head must come whole within this, or the name
-                                     timeout if shorter; also the idle time between requests */
+#define NT_WEB_MAX_REQUESTS 100 /* requests on one connection; the last says Connection: close */
+#define NT_WEB_ETAG_SIZE    19  /* a quoted 64-bit hash and its NUL */
+#define NT_WEB_HEAD_MS                                                                             \
+    10000 /* a request head must come whole within this, or the name                               \
+             timeout if shorter; also the idle time between requests */
 
 /* One file of the browser client, compiled in (web/, by CMake: web_assets.c). */
 struct nt_web_asset {
@@ -30,16 +32,16 @@ extern const struct nt_web_asset nt_web_assets[]; /* ends with a NULL path */
 
 /* One web door serves every http:// and https:// listener. */
 struct nt_web_door {
-    const struct nt_config *cfg;   /* borrowed */
-    struct nt_chat *chat;          /* borrowed: /metrics */
-    struct nt_net *net;            /* borrowed: /metrics */
-    struct nt_line_door *line;     /* borrowed: WebSockets with subprotocol natter.line */
-    struct nt_irc_door *irc;       /* borrowed: every other WebSocket */
-    struct nt_msg **bodies;        /* owned refs, one per asset: shared by every response */
-    char (*etags)[20];             /* owned, one per asset: "\"0123456789abcdef\"" */
+    const struct nt_config *cfg;     /* borrowed */
+    struct nt_chat *chat;            /* borrowed: /metrics */
+    struct nt_net *net;              /* borrowed: /metrics */
+    struct nt_line_door *line;       /* borrowed: WebSockets with subprotocol natter.line */
+    struct nt_irc_door *irc;         /* borrowed: every other WebSocket */
+    struct nt_msg **bodies;          /* owned refs, one per asset: shared by every response */
+    char (*etags)[NT_WEB_ETAG_SIZE]; /* owned, one per asset: "\"0123456789abcdef\"" */
     size_t n_assets;
-    uint64_t start_ms;             /* wall clock at start, for process_start_time_seconds */
-    uint64_t requests, upgrades;   /* counters: requests answered, WebSockets opened */
+    uint64_t start_ms;           /* wall clock at start, for process_start_time_seconds */
+    uint64_t requests, upgrades; /* counters: requests answered, WebSockets opened */
 };
 
 /* Initialises door (every argument borrowed, outliving it). */
@@ -56,8 +58,7 @@ void nt_web_door_open(struct nt_web_door *door, struct nt_conn *c);
 
 /* Refuses an accepted conn with status (403 banned, 429 too many from the address, 503 full) and
  * text as the body, then closes it. */
-void nt_web_door_refuse(struct nt_web_door *door, struct nt_conn *c, int status,
-                        const char *text);
+void nt_web_door_refuse(struct nt_web_door *door, struct nt_conn *c, int status, const char *text);
 
 /* The HTTP deadline: NT_WEB_HEAD_MS, or the name timeout when that is shorter (and not off). */
 uint64_t nt_web_head_ms(uint64_t name_timeout_ms);

@@ -381,6 +381,7 @@ int nt_config_origin_normalize(const char *s, size_t len, char *out, size_t cap)
     /* host[:port]: an IPv6 literal keeps its brackets; the port is digits. */
     const char *end = host + host_len;
     const char *colon = NULL;
+    /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): len > scheme_len */
     if (host[0] == '[') {
         const char *close = memchr(host, ']', host_len);
         if (close == NULL)

@@ -12,7 +12,7 @@
 
 #define NT_MAX_LISTEN         16
 #define NT_DEFAULT_LISTEN     "127.0.0.1:8888"
-#define NT_DEFAULT_LISTEN_IRC "irc://127.0.0.1:6667" /* beside it, unless --echo */
+#define NT_DEFAULT_LISTEN_IRC "irc://127.0.0.1:6667"  /* beside it, unless --echo */
 #define NT_DEFAULT_LISTEN_WEB "http://127.0.0.1:8080" /* and the web door, unless --echo */
 #define NT_MAX_WEB_ORIGINS    16
 #define NT_WEB_ORIGIN_MAX     256 /* bytes of one --web-origin, its NUL included */
@@ -20,9 +20,9 @@
 
 /* What a listener speaks: a door's protocol over a transport (docs/OPERATIONS.md, --listen). */
 enum nt_scheme {
-    NT_SCHEME_TCP, /* tcp:// (the default): the line chat (or echo) in plaintext */
-    NT_SCHEME_TLS, /* tls://: the same over TLS */
-    NT_SCHEME_IRC, /* irc://: the IRC door (PROTOCOL.md §8) */
+    NT_SCHEME_TCP,  /* tcp:// (the default): the line chat (or echo) in plaintext */
+    NT_SCHEME_TLS,  /* tls://: the same over TLS */
+    NT_SCHEME_IRC,  /* irc://: the IRC door (PROTOCOL.md §8) */
     NT_SCHEME_IRCS, /* ircs://: the IRC door over TLS */
     NT_SCHEME_HTTP, /* http://: the web door (PROTOCOL.md §9): the browser client, WebSocket,
                        /metrics */
@@ -77,8 +77,8 @@ struct nt_config {
     size_t n_web_origin;
     struct nt_cidr metrics_allow[NT_MAX_METRICS_ALLOW]; /* who may GET /metrics */
     size_t n_metrics_allow; /* none given: loopback (127.0.0.0/8, ::1/128) */
-    bool check_config;              /* -n: check and exit */
-    char **owned;                   /* owned copies of the strings a config file gave (paths) */
+    bool check_config;      /* -n: check and exit */
+    char **owned;           /* owned copies of the strings a config file gave (paths) */
     size_t n_owned;
     bool show_help;
     bool show_version;

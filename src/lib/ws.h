@@ -10,10 +10,11 @@
 
 #include "msg.h"
 
-#define NT_WS_MAX_PAYLOAD   (1024 * 1024) /* a frame header declaring more is closed with 1009 */
-#define NT_WS_MAX_CONTROL   125           /* a control frame's payload (§5.5) */
-#define NT_WS_MAX_HEADER    14            /* a client frame's header: 2 + 8 length + 4 mask */
-#define NT_WS_SERVER_HEADER 10            /* a server frame's header at most (no mask) */
+#define NT_WS_MAX_PAYLOAD                                                                          \
+    ((size_t)1024 * 1024)       /* a frame header declaring more is closed with 1009 */
+#define NT_WS_MAX_CONTROL   125 /* a control frame's payload (§5.5) */
+#define NT_WS_MAX_HEADER    14  /* a client frame's header: 2 + 8 length + 4 mask */
+#define NT_WS_SERVER_HEADER 10  /* a server frame's header at most (no mask) */
 
 enum nt_ws_opcode {
     NT_WS_CONTINUATION = 0x0,
@@ -72,12 +73,12 @@ struct nt_ws_reader {
     uint8_t hdr_len;
     bool in_payload; /* the header is done: payload bytes follow */
     bool fin;
-    uint8_t opcode;      /* the current frame's */
-    uint8_t msg_opcode;  /* TEXT or BINARY while a data message is open, else 0 */
-    uint8_t mask_at;     /* payload bytes of the frame so far, mod 4 */
+    uint8_t opcode;     /* the current frame's */
+    uint8_t msg_opcode; /* TEXT or BINARY while a data message is open, else 0 */
+    uint8_t mask_at;    /* payload bytes of the frame so far, mod 4 */
     unsigned char mask[4];
-    uint64_t left;       /* payload bytes of the current frame still to come */
-    uint32_t utf8;       /* the open text message's UTF-8 state: continuation bytes awaited... */
+    uint64_t left; /* payload bytes of the current frame still to come */
+    uint32_t utf8; /* the open text message's UTF-8 state: continuation bytes awaited... */
     unsigned char ctl[NT_WS_MAX_CONTROL]; /* a control frame's payload */
     size_t ctl_len;
     unsigned close_code; /* after NT_WS_EV_CLOSE */

@@ -34,8 +34,7 @@ static const struct ws *ws_of_const(const struct nt_transport *t)
 }
 
 /* Queues a control frame after what the user queued (up->on_reply keeps the order). */
-static void reply(struct ws *ws, enum nt_ws_opcode opcode, const unsigned char *payload,
-                  size_t len)
+static void reply(struct ws *ws, enum nt_ws_opcode opcode, const unsigned char *payload, size_t len)
 {
     unsigned char frame[NT_WS_SERVER_HEADER + NT_WS_MAX_CONTROL];
     size_t h = nt_ws_header(opcode, true, len, frame);
@@ -198,8 +197,7 @@ struct nt_msg *nt_ws_frame(struct nt_transport *t, const char *data, size_t n)
     return nt_ws_frame_lines(ws->opcode, data, n);
 }
 
-struct nt_msg *nt_ws_goodbye(struct nt_transport *t, const char *data, size_t n,
-                             const char *reason)
+struct nt_msg *nt_ws_goodbye(struct nt_transport *t, const char *data, size_t n, const char *reason)
 {
     struct ws *ws = ws_of(t);
     if (ws->is_close_queued)

@@ -242,7 +242,8 @@ static void test_irc_schemes(void **state)
     assert_true(la.is_ipv6);
     assert_int_equal(la.port, 6697);
     assert_int_equal(nt_config_parse_listen("irc6://127.0.0.1:1", &la, &why), -1);
-    assert_string_equal(why, "unknown scheme (tcp://, tls://, irc://, ircs://, http:// or https://)");
+    assert_string_equal(why,
+                        "unknown scheme (tcp://, tls://, irc://, ircs://, http:// or https://)");
     assert_string_equal(nt_config_scheme_name(NT_SCHEME_IRC), "irc");
     assert_string_equal(nt_config_scheme_name(NT_SCHEME_IRCS), "ircs");
 }

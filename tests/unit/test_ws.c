@@ -180,7 +180,6 @@ static void test_close_codes_and_keys(void **state)
     assert_false(nt_ws_key_ok("dGhlIHNhbXBsZSBub25jZQQ=", 24));
 }
 
-
 /* --- the streaming reader ------------------------------------------------------------------ */
 
 /* A masked client frame of opcode with payload p[0..n) into out; returns its size. */
@@ -316,8 +315,8 @@ static void test_reader_refusals(void **state)
                      NT_WS_CLOSE_PROTOCOL);
     assert_int_equal(at, 2);
     /* RSV bits, reserved opcodes, long or fragmented control frames. */
-    static const unsigned char heads[][2] = {{0xC1, 0x80}, {0x83, 0x80}, {0x8B, 0x80},
-                                             {0x09, 0x80}, {0x89, 0xFE}};
+    static const unsigned char heads[][2] = {
+        {0xC1, 0x80}, {0x83, 0x80}, {0x8B, 0x80}, {0x09, 0x80}, {0x89, 0xFE}};
     for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
         nt_ws_reader_init(&r, 1024);
         assert_int_equal(feed(&r, heads[i], 2, 2, out, &at), NT_WS_CLOSE_PROTOCOL);
@@ -352,7 +351,10 @@ static void test_reader_close(void **state)
     nt_ws_reader_init(&r, 1024);
     assert_int_equal(feed(&r, in, n, 64, out, &at), NT_WS_EV_CLOSE);
     assert_int_equal(r.close_code, 1005); /* none given */
-    n = masked_frame(in, true, NT_WS_CLOSE, "\x03\xe8" "bye", 5);
+    n = masked_frame(in, true, NT_WS_CLOSE,
+                     "\x03\xe8"
+                     "bye",
+                     5);
     nt_ws_reader_init(&r, 1024);
     assert_int_equal(feed(&r, in, n, 1, out, &at), NT_WS_EV_CLOSE);
     assert_int_equal(r.close_code, 1000);
@@ -373,7 +375,14 @@ static void test_frame_lines(void **state)
     /* One message per line, without LF or CR LF; the last one without LF too. */
     struct nt_msg *m = nt_ws_frame_lines(NT_WS_TEXT, "a\nbc\r\nd", 7);
     assert_int_equal(m->len, 10);
-    assert_memory_equal(m->data, "\x81\x01" "a" "\x81\x02" "bc" "\x81\x01" "d", 10);
+    assert_memory_equal(m->data,
+                        "\x81\x01"
+                        "a"
+                        "\x81\x02"
+                        "bc"
+                        "\x81\x01"
+                        "d",
+                        10);
     nt_msg_unref(m);
     m = nt_ws_frame_lines(NT_WS_BINARY, "x\n", 2);
     assert_int_equal(m->len, 3);
@@ -383,9 +392,16 @@ static void test_frame_lines(void **state)
     assert_int_equal(m->len, 0);
     nt_msg_unref(m);
     /* A text line that is not UTF-8 stops before the bad byte; a binary one is kept whole. */
-    m = nt_ws_frame_lines(NT_WS_TEXT, "ab\xff" "cd\n\xc3", 7);
+    m = nt_ws_frame_lines(NT_WS_TEXT,
+                          "ab\xff"
+                          "cd\n\xc3",
+                          7);
     assert_int_equal(m->len, 6);
-    assert_memory_equal(m->data, "\x81\x02" "ab" "\x81\x00", 6);
+    assert_memory_equal(m->data,
+                        "\x81\x02"
+                        "ab"
+                        "\x81\x00",
+                        6);
     nt_msg_unref(m);
     m = nt_ws_frame_lines(NT_WS_BINARY, "ab\xff\n", 4);
     assert_int_equal(m->len, 5);
