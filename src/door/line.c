@@ -317,7 +317,9 @@ static void on_eof(struct nt_conn *c)
     struct session *s = session_of(c);
     const char *line;
     size_t line_len;
-    if (nt_framer_end(&s->framer, &line, &line_len) == NT_FRAME_LINE)
+    /* Over WebSocket a rest without LF is a message that never got its final frame: dropped
+     * (RFC 6455 §5.4, PROTOCOL.md §9.3). */
+    if (nt_framer_end(&s->framer, &line, &line_len) == NT_FRAME_LINE && nt_conn_framing(c) == 0)
         handle_line(s, line, line_len);
     nt_conn_goodbye(c, NULL, "closed");
 }

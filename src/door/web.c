@@ -72,30 +72,41 @@ uint64_t nt_web_head_ms(uint64_t name_timeout_ms)
 
 /* --- responses ---------------------------------------------------------------------------- */
 
-/* The status line and the headers every response has; extra is more header lines (each with
- * CR LF) or "". */
-static void head(struct out *o, int status, const char *type, size_t length, bool keep,
-                 const char *extra)
+/* The status line, Server and Date (RFC 9110 §6.6.1): every answer starts so. */
+static void status_line(struct out *o, int status)
 {
     char date[64];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    outf(o,
-         "HTTP/1.1 %d %s\r\nServer: natter/" NT_VERSION "\r\nDate: %s\r\n"
-         "Content-Type: %s\r\nContent-Length: %zu\r\nConnection: %s\r\n"
-         "X-Content-Type-Options: nosniff\r\nContent-Security-Policy: " CSP "\r\n%s\r\n",
-         status, nt_http_reason(status), date, type, length, keep ? "keep-alive" : "close", extra);
+    outf(o, "HTTP/1.1 %d %s\r\nServer: natter/" NT_VERSION "\r\nDate: %s\r\n", status,
+         nt_http_reason(status), date);
 }
 
-/* Queues o's bytes, then body (a shared reference, or NULL), and frees o. */
+/* The status line and the headers every response with a body has; extra is more header lines
+ * (each with CR LF) or "". */
+static void head(struct out *o, int status, const char *type, size_t length, bool keep,
+                 const char *extra)
+{
+    status_line(o, status);
+    outf(o,
+         "Content-Type: %s\r\nContent-Length: %zu\r\nConnection: %s\r\n"
+         "X-Content-Type-Options: nosniff\r\nContent-Security-Policy: " CSP "\r\n%s\r\n",
+         type, length, keep ? "keep-alive" : "close", extra);
+}
+
+/* Queues o's bytes, then body (a shared reference, or NULL), and frees o. A reader that this
+ * takes over --max-output is cut off as too slow (PROTOCOL.md §4.3), like any other: the
+ * connection ends. */
 static void send_out(struct session *s, struct out *o, struct nt_msg *body)
 {
-    nt_conn_send_bytes(s->conn, o->p, o->len);
-    if (body != NULL)
-        nt_conn_send(s->conn, body);
+    int rc = nt_conn_send_bytes(s->conn, o->p, o->len);
+    if (rc == 0 && body != NULL)
+        rc = nt_conn_send(s->conn, body);
     free(o->p);
+    if (rc == UV_ENOBUFS)
+        nt_conn_goodbye(s->conn, NULL, "slow");
 }
 
 /* A short text answer (errors, /healthz). HEAD gets the headers alone. */
@@ -379,6 +390,7 @@ static bool upgrade(struct session *s, const struct nt_http_request *req, bool i
     if (is_head || req->minor != 1) {
         why = "A WebSocket handshake is a GET in HTTP/1.1.";
     } else if (!field_is(nt_http_field(req, "Sec-WebSocket-Version"), "13")) {
+        /* RFC 6455 §4.4 names the version; RFC 9110 §15.5.22 wants the Upgrade. */
         status = 426;
         why = "Only WebSocket version 13 (RFC 6455) is spoken here.";
     } else if (key == NULL || !nt_ws_key_ok(key->value, key->value_len)) {
@@ -393,7 +405,7 @@ static bool upgrade(struct session *s, const struct nt_http_request *req, bool i
         NT_INFO("conn=%llu peer=%s websocket: refused %d: %s", (unsigned long long)c->id, c->peer,
                 status, why);
         respond_text(s, status, why, false, false,
-                     status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "");
+                     status == 426 ? "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" : "");
         nt_conn_goodbye(c, NULL, "http");
         return false;
     }
@@ -401,6 +413,7 @@ static bool upgrade(struct session *s, const struct nt_http_request *req, bool i
     char accept[29];
     nt_ws_accept(key->value, key->value_len, sha1, accept);
     struct out o = {0};
+    /* No Date: a 1xx need not have one (RFC 9110 §6.6.1). */
     outf(&o,
          "HTTP/1.1 101 Switching Protocols\r\nServer: natter/" NT_VERSION "\r\n"
          "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n",
@@ -464,6 +477,31 @@ static bool wants_keep_alive(const struct nt_http_request *req)
     return f == NULL || !nt_http_has_token(f->value, f->value_len, "close");
 }
 
+/* Whether an If-None-Match value names etag (RFC 9110 §13.1.2): "*", or a list of entity tags
+ * compared weakly (a W/ prefix is ignored). */
+static bool etag_matches(const char *v, size_t n, const char *etag)
+{
+    size_t etag_len = strlen(etag);
+    size_t at = 0;
+    while (at < n) {
+        size_t start = at;
+        while (at < n && v[at] != ',')
+            at++;
+        size_t stop = at++;
+        while (start < stop && (v[start] == ' ' || v[start] == '\t'))
+            start++;
+        while (stop > start && (v[stop - 1] == ' ' || v[stop - 1] == '\t'))
+            stop--;
+        if (stop - start == 1 && v[start] == '*')
+            return true;
+        if (stop - start > 2 && v[start] == 'W' && v[start + 1] == '/')
+            start += 2;
+        if (stop - start == etag_len && memcmp(v + start, etag, etag_len) == 0)
+            return true;
+    }
+    return false;
+}
+
 static void serve_asset(struct session *s, const struct nt_http_request *req, size_t i,
                         bool is_head, bool keep)
 {
@@ -472,13 +510,10 @@ static void serve_asset(struct session *s, const struct nt_http_request *req, si
     char extra[128];
     snprintf(extra, sizeof(extra), "Cache-Control: no-cache\r\nETag: %s\r\n", door->etags[i]);
     struct out o = {0};
-    if (inm != NULL && inm->value_len == strlen(door->etags[i]) &&
-        memcmp(inm->value, door->etags[i], inm->value_len) == 0) {
+    if (inm != NULL && etag_matches(inm->value, inm->value_len, door->etags[i])) {
         /* 304 has no body: its length is left out (RFC 9110 §15.4.5). */
-        outf(&o,
-             "HTTP/1.1 304 Not Modified\r\nServer: natter/" NT_VERSION
-             "\r\nConnection: %s\r\n%s\r\n",
-             keep ? "keep-alive" : "close", extra);
+        status_line(&o, 304);
+        outf(&o, "Connection: %s\r\n%s\r\n", keep ? "keep-alive" : "close", extra);
         send_out(s, &o, NULL);
         return;
     }
@@ -519,6 +554,8 @@ static bool serve(struct session *s, const struct nt_http_request *req, bool has
         else
             respond_text(s, 404, "Not found.", is_head, keep, "");
     }
+    if (s->conn->state != NT_CONN_OPEN)
+        return false; /* cut off as too slow */
     if (!keep) {
         nt_conn_goodbye(s->conn, NULL, "http");
         return false;
@@ -582,6 +619,18 @@ static void on_closed(struct nt_conn *c)
     free(session_of(c));
 }
 
+/* An HTTP connection's goodbye (shutdown, too slow, stalled) is its end alone: no chat line. */
+static size_t goodbye(struct nt_conn *c, const char *text, const char *reason, char *out,
+                      size_t cap)
+{
+    (void)c;
+    (void)text;
+    (void)reason;
+    (void)out;
+    (void)cap;
+    return 0;
+}
+
 static const struct nt_conn_handler handler = {
     .name = "http",
     .on_data = on_data,
@@ -589,6 +638,7 @@ static const struct nt_conn_handler handler = {
     .on_end = on_end,
     .on_timeout = on_timeout,
     .on_closed = on_closed,
+    .goodbye = goodbye,
 };
 
 /* --- the door ---------------------------------------------------------------------------- */
