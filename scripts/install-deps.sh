@@ -24,7 +24,9 @@ npm_dirs=()  # folders (from the top of the tree) whose package-lock.json npm ci
 for set in "${@:-build}"; do
   case "$set" in
     build) want+=("${build[@]}") ;;
-    test) want+=("${test[@]}") ;;
+    test) want+=("${test[@]}")
+          # tests/integration/test_bench.py runs natter-bench against bench/ws (npm ws) too.
+          if [ -f "$root/bench/ws/package-lock.json" ]; then npm_dirs+=(bench/ws); fi ;;
     bench) want+=("${bench[@]}")
            # The WebSocket load of natter-bench (bench/ws, npm ws), once it is in the tree.
            if [ -f "$root/bench/ws/package-lock.json" ]; then npm_dirs+=(bench/ws); fi ;;

@@ -204,9 +204,16 @@ struct nt_msg *nt_ws_goodbye(struct nt_transport *t, const char *data, size_t n,
         return NULL;
     ws->is_close_queued = true;
     struct nt_msg *frames = nt_ws_frame_lines(ws->opcode, data, n);
+    /* §7.4.1: going away at shutdown; a policy's (1008) for a reader cut off (§4.3); else
+     * normal. */
+    unsigned code = NT_WS_CLOSE_NORMAL;
+    if (strcmp(reason, "shutdown") == 0)
+        code = NT_WS_CLOSE_GOING_AWAY;
+    else if (strcmp(reason, "slow") == 0 || strcmp(reason, "stalled") == 0 ||
+             strcmp(reason, "memory") == 0)
+        code = NT_WS_CLOSE_POLICY;
     unsigned char close[4];
-    size_t c = nt_ws_close_frame(
-        strcmp(reason, "shutdown") == 0 ? NT_WS_CLOSE_GOING_AWAY : NT_WS_CLOSE_NORMAL, close);
+    size_t c = nt_ws_close_frame(code, close);
     const char *parts[] = {frames->data, (const char *)close};
     const size_t lens[] = {frames->len, c};
     struct nt_msg *msg = nt_msg_concat(parts, lens, 2);
