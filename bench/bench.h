@@ -89,6 +89,11 @@ struct nt_bench {
     uint64_t period_ns; /* latency mode: time between two messages of one sender */
 
     struct ssl_ctx_st *tls_ctx; /* owned: --tls, every session's context; else NULL */
+    /* --ws: every connection upgrades to a WebSocket; each line above (pub_pre + payload,
+     * the control lines) is one masked text message instead, without its line end, and
+     * frame_len is that of a sender's framed message. */
+    bool ws;
+    const char *ws_proto; /* borrowed: the subprotocol asked for, NULL = none */
 
     _Atomic int phase;
     uint64_t t_warmup_ns; /* written before the phase moves to WARMUP */
@@ -119,6 +124,7 @@ enum nt_state {
     NT_ST_IDLE,       /* not connected yet */
     NT_ST_CONNECTING, /* non-blocking connect in progress */
     NT_ST_TLS,        /* --tls: connected, TLS handshake in progress */
+    NT_ST_UPGRADE,    /* --ws: upgrade request sent, waiting for the 101 */
     NT_ST_HELLO,      /* natter: waiting for the prompt; NATS: waiting for INFO; IRC: NICK and
                          USER sent, waiting for 001 */
     NT_ST_MOTD,       /* IRC: registered, waiting for the end of the MOTD (376 or 422) */
@@ -152,6 +158,13 @@ struct nt_conn {
     uint64_t next_due; /* latency mode */
 
     struct ssl_st *ssl; /* owned: --tls, the session over this socket; else NULL */
+
+    /* --ws */
+    char ws_accept[29]; /* the Sec-WebSocket-Accept the 101 must carry */
+    bool in_msg;        /* a fragmented message is being put together in msg */
+    uint8_t msg_op;     /* its opcode (text or binary) */
+    uint32_t msg_len, msg_cap;
+    char *msg; /* owned: the fragments so far */
 };
 
 struct nt_worker {
@@ -183,10 +196,13 @@ struct nt_worker {
     uint64_t server_errors;     /* Redis "-ERR", NATS "-ERR", IRC numerics 400-599 */
     char server_error[160];
     char tls_info[64]; /* --tls: "TLSv1.3 CIPHER" of this worker's first session */
+    uint64_t ws_rng;   /* --ws: mask keys (nt_wsc_next_key) */
+    uint64_t ws_pings; /* --ws: pings the server sent (each answered) */
 
     /* Published for the coordinator (relaxed stores, once per loop iteration). */
     _Atomic uint64_t p_deliv[2];
     _Atomic uint64_t p_tls;   /* --tls: TLS handshakes completed */
+    _Atomic uint64_t p_ws;    /* --ws: upgrades answered with a valid 101 */
     _Atomic uint64_t p_named; /* handshake sent (natter: name; IRC: registered, 001) */
     _Atomic uint64_t p_ready; /* joined: may send and receive */
     _Atomic int p_drained;

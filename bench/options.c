@@ -26,11 +26,12 @@ struct opt {
 #define RANGE(lo, hi) lo, hi
 
 static const struct opt table[] = {
-    {"proto", OPT_PROTO, FIELD(proto), 0, "natter|redis|nats|irc", "natter",
-     "protocol: natter lines, Redis pub/sub (RESP), NATS, IRC (NICK/USER, JOIN, PRIVMSG)"},
+    {"proto", OPT_PROTO, FIELD(proto), 0, "natter|redis|nats|irc|ws", "natter",
+     "protocol: natter lines, Redis pub/sub (RESP), NATS, IRC (NICK/USER, JOIN, PRIVMSG), a "
+     "WebSocket broadcast server (name, then NAME: TEXT; implies --ws)"},
     {"host", OPT_STRING, FIELD(host), 0, "IPV4", "127.0.0.1", "server address"},
     {"port", OPT_COUNT, offsetof(struct nt_options, port), RANGE(1, 65535), "PORT",
-     "8888/6379/4222/6667", "server port (default: the protocol's usual one)"},
+     "8888/6379/4222/6667/8080", "server port (default: the protocol's usual one)"},
     {"mode", OPT_MODE, FIELD(mode), 0, "MODE", "throughput",
      "throughput, latency, connections, stalled or joins"},
     {"receivers", OPT_COUNT, offsetof(struct nt_options, receivers), RANGE(1, 100000), "R",
@@ -75,6 +76,15 @@ static const struct opt table[] = {
      "every connection speaks TLS (natter, redis, irc); no certificate check without --tls-ca"},
     {"tls-ca", OPT_STRING, offsetof(struct nt_options, tls_ca), RANGE(0, 4096), "FILE", "",
      "with --tls: verify the server's certificate chain against these PEM CA certificates"},
+    {"ws", OPT_FLAG, offsetof(struct nt_options, ws), 0, 0, NULL, "off",
+     "every connection is a WebSocket (RFC 6455, GET --ws-path; natter, irc; wss with --tls): "
+     "each line one text message"},
+    {"ws-path", OPT_STRING, offsetof(struct nt_options, ws_path), RANGE(0, 256), "PATH", "/ws",
+     "with --ws: the upgrade request's path"},
+    {"ws-protocol", OPT_STRING, offsetof(struct nt_options, ws_protocol), RANGE(0, 64), "NAME",
+     "auto",
+     "with --ws: the subprotocol asked for, or none (auto: natter.line for natter, "
+     "text.ircv3.net for irc, none for ws)"},
     {"json", OPT_FLAG, offsetof(struct nt_options, json), 0, 0, NULL, "off",
      "also print one JSON line with every figure"},
     {"quiet", OPT_FLAG, offsetof(struct nt_options, quiet), 0, 0, NULL, "off",
@@ -83,7 +93,7 @@ static const struct opt table[] = {
 
 const char *nt_proto_name(enum nt_proto p)
 {
-    static const char *const names[] = {"natter", "redis", "nats", "irc"};
+    static const char *const names[] = {"natter", "redis", "nats", "irc", "ws"};
     return names[p];
 }
 
@@ -112,13 +122,15 @@ static void defaults(struct nt_options *o)
     o->settle = 3;
     o->connect_burst = 256;
     snprintf(o->channel, sizeof(o->channel), "natter-bench");
+    snprintf(o->ws_path, sizeof(o->ws_path), "/ws");
 }
 
 static void help(FILE *out)
 {
     fprintf(out, "usage: natter-bench [options]\n"
-                 "Load generator for natter, Redis pub/sub, NATS and IRC servers: every delivery\n"
-                 "is counted and checked for loss, duplicates, reordering and corruption.\n\n");
+                 "Load generator for natter, Redis pub/sub, NATS, IRC and WebSocket servers:\n"
+                 "every delivery is counted and checked for loss, duplicates, reordering and\n"
+                 "corruption.\n\n");
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         const struct opt *o = &table[i];
         char left[64];
@@ -167,13 +179,13 @@ static bool apply(struct nt_options *opts, const struct opt *o, const char *val,
     switch (o->type) {
     case OPT_PROTO: {
         enum nt_proto *p = (enum nt_proto *)(void *)(base + o->offset);
-        for (int i = 0; i <= NT_PROTO_IRC; i++) {
+        for (int i = 0; i <= NT_PROTO_WS; i++) {
             if (strcmp(val, nt_proto_name((enum nt_proto)i)) == 0) {
                 *p = (enum nt_proto)i;
                 return true;
             }
         }
-        fprintf(err, "natter-bench: --proto: '%s' is not natter, redis, nats or irc\n", val);
+        fprintf(err, "natter-bench: --proto: '%s' is not natter, redis, nats, irc or ws\n", val);
         return false;
     }
     case OPT_MODE: {
@@ -337,10 +349,42 @@ int nt_options_parse(struct nt_options *opts, int argc, char **argv, FILE *out, 
             fclose(f);
         }
     }
+    if (opts->proto == NT_PROTO_WS)
+        opts->ws = true;
+    if (ok && opts->ws && (opts->proto == NT_PROTO_REDIS || opts->proto == NT_PROTO_NATS)) {
+        fprintf(err, "natter-bench: --ws is for --proto natter, irc or ws\n");
+        ok = false;
+    }
+    if (ok && !opts->ws && (strcmp(opts->ws_path, "/ws") != 0 || opts->ws_protocol[0])) {
+        fprintf(err, "natter-bench: --ws-path and --ws-protocol need --ws\n");
+        ok = false;
+    }
+    if (ok && (opts->ws_path[0] != '/' || strpbrk(opts->ws_path, " \t\r\n") != NULL)) {
+        fprintf(err, "natter-bench: --ws-path: a path that starts with / and has no whitespace\n");
+        ok = false;
+    }
+    if (ok && opts->ws) {
+        /* RFC 6455 §4.1: a subprotocol is a token (RFC 7230 tchar). */
+        const char *p = opts->ws_protocol;
+        if (p[0] == '\0')
+            snprintf(opts->ws_protocol, sizeof(opts->ws_protocol), "%s",
+                     opts->proto == NT_PROTO_NATTER ? "natter.line"
+                     : opts->proto == NT_PROTO_IRC  ? "text.ircv3.net"
+                                                    : "");
+        else if (strcmp(p, "none") == 0)
+            opts->ws_protocol[0] = '\0';
+        else if (strspn(p, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(p)) {
+            fprintf(err, "natter-bench: --ws-protocol: a token (letters, digits, !#$%%&'*+-.^_`|~)"
+                         " or none\n");
+            ok = false;
+        }
+    }
     if (ok && opts->port == 0)
         opts->port = opts->proto == NT_PROTO_REDIS  ? 6379
                      : opts->proto == NT_PROTO_NATS ? 4222
                      : opts->proto == NT_PROTO_IRC  ? 6667
+                     : opts->proto == NT_PROTO_WS   ? 8080
                                                     : 8888;
     return ok ? 0 : -1;
 }

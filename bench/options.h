@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum nt_proto { NT_PROTO_NATTER, NT_PROTO_REDIS, NT_PROTO_NATS, NT_PROTO_IRC };
+/* NT_PROTO_WS: a plain WebSocket broadcast server (bench/ws/broadcast.js): the first message
+ * is the name, then "NAME: TEXT" to every other client; always over WebSocket. */
+enum nt_proto { NT_PROTO_NATTER, NT_PROTO_REDIS, NT_PROTO_NATS, NT_PROTO_IRC, NT_PROTO_WS };
 enum nt_mode {
     NT_MODE_THROUGHPUT,
     NT_MODE_LATENCY,
@@ -43,6 +45,9 @@ struct nt_options {
     char channel[64];     /* Redis channel, NATS subject, IRC channel without its '#' */
     bool tls;             /* every connection speaks TLS */
     char tls_ca[4096];    /* "": no certificate check; else verify against these PEM certs */
+    bool ws;              /* WebSocket (RFC 6455) over the connection: --ws, or --proto ws */
+    char ws_path[256];    /* the upgrade request's target */
+    char ws_protocol[64]; /* Sec-WebSocket-Protocol asked for; "" = none (set by the parse) */
     bool json;
     bool quiet;
 };

@@ -52,6 +52,9 @@ void nt_report_table(FILE *out, const struct nt_options *o, const struct nt_resu
     char a[32], b[32], c[32];
     fprintf(out, "natter-bench: %s %s on %s:%" PRIu64 "%s\n", nt_proto_name(o->proto),
             nt_mode_name(o->mode), o->host, o->port, o->tls ? " over TLS" : "");
+    if (o->ws)
+        fprintf(out, "  %-26s GET %s, subprotocol %s, one text message per line%s\n", "WebSocket",
+                o->ws_path, o->ws_protocol[0] ? o->ws_protocol : "none", o->tls ? " (wss)" : "");
     if (o->mode == NT_MODE_CONNECTIONS) {
         fprintf(out, "  %-26s %s idle clients, %u worker(s), %u source address(es)\n", "load",
                 group(a, sizeof(a), r->receivers), r->workers, r->sources);
@@ -131,7 +134,7 @@ void nt_report_table(FILE *out, const struct nt_options *o, const struct nt_resu
         fputc('\n', out);
         checks_line(out, "checks, stalled ones", &r->stalled_k);
     }
-    bool lines = o->proto == NT_PROTO_NATTER || o->proto == NT_PROTO_IRC;
+    bool lines = o->proto == NT_PROTO_NATTER || o->proto == NT_PROTO_IRC || o->proto == NT_PROTO_WS;
     bool idle = o->mode == NT_MODE_CONNECTIONS || o->mode == NT_MODE_JOINS;
     if (o->mode != NT_MODE_JOINS)
         fprintf(out, "  %-26s %s sent, %s of %s deliveries\n", "totals",
@@ -149,6 +152,8 @@ void nt_report_table(FILE *out, const struct nt_options *o, const struct nt_resu
     if (o->proto == NT_PROTO_REDIS && r->pub_replies)
         fprintf(out, "  %-26s %s, fewest receivers in a reply %" PRIu64 "\n", "PUBLISH replies",
                 group(a, sizeof(a), r->pub_replies), r->pub_min_receivers);
+    if (o->ws && r->ws_pings)
+        fprintf(out, "  %-26s %" PRIu64 " (each answered)\n", "WebSocket pings", r->ws_pings);
     if (r->server_errors)
         fprintf(out, "  %-26s %" PRIu64 ", first: %s\n", "server errors", r->server_errors,
                 r->server_error);
@@ -206,6 +211,12 @@ void nt_report_json(FILE *out, const struct nt_options *o, const struct nt_resul
         jstr(out, "tls_cipher", r->tls_info);
     else
         fprintf(out, ",\"tls_cipher\":null");
+    fprintf(out, ",\"ws\":%s", o->ws ? "true" : "false");
+    if (o->ws && o->ws_protocol[0])
+        jstr(out, "ws_protocol", o->ws_protocol);
+    else
+        fprintf(out, ",\"ws_protocol\":null");
+    ju(out, "ws_pings", r->ws_pings);
     ju(out, "receivers", r->receivers);
     ju(out, "senders", r->senders);
     ju(out, "stalled", r->stalled);

@@ -20,6 +20,7 @@
 
 #include "procstat.h"
 #include "tls.h"
+#include "websocket.h"
 
 #define NS_PER_S   1000000000ull
 #define NS_PER_MS  1000000ull
@@ -62,10 +63,14 @@ static void on_alarm(int sig)
 /* ------------------------------------------------------------------------------------------ */
 /* The control client: natter's marker and the broadcaster of connections mode. Blocking calls
  * with a deadline; the coordinator has nothing else to do meanwhile. With --tls it speaks TLS
- * through the same memory-BIO sessions as the workers (tls.h). */
+ * through the same memory-BIO sessions as the workers (tls.h). With --ws it upgrades first and
+ * then sends each line as a masked text message; what it waits for (the prompt, a join notice,
+ * an IRC numeric) is found in the raw bytes, since server frames are not masked. */
 
 struct ctl {
     int fd;
+    bool ws;            /* upgraded: ctl_send frames each line */
+    uint64_t ws_rng;    /* mask keys */
     struct ssl_st *ssl; /* owned: --tls, the session; else NULL */
     const char *name;   /* for errors: "marker client", "broadcast client" */
     size_t len;
@@ -186,18 +191,45 @@ static void ctl_close(struct ctl *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    c->ws = false;
     nt_tls_free(c->ssl);
     c->ssl = NULL;
     c->len = 0;
 }
 
-static int ctl_send(struct ctl *c, const char *p, size_t len, uint64_t deadline)
+/* Sends bytes as they are over the socket or the TLS session. */
+static int ctl_send_bytes(struct ctl *c, const char *p, size_t len, uint64_t deadline)
 {
     if (c->ssl == NULL)
         return ctl_send_raw(c, p, len, deadline);
     if (nt_tls_write(c->ssl, p, len) != 0)
         return -EPROTO;
     return ctl_flush_tls(c, deadline);
+}
+
+/* Sends lines (each ending in LF or CR LF): as they are, or once upgraded one masked text
+ * message each, without the line end. */
+static int ctl_send(struct ctl *c, const char *p, size_t len, uint64_t deadline)
+{
+    if (!c->ws)
+        return ctl_send_bytes(c, p, len, deadline);
+    char frame[NT_WSC_HEADER_MAX + NT_PAYLOAD_MAX + 512];
+    const char *end = p + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        size_t n = (size_t)(e - p);
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        if (n > sizeof(frame) - NT_WSC_HEADER_MAX)
+            return -EMSGSIZE;
+        size_t f = nt_wsc_frame(frame, NT_WSC_TEXT, p, n, nt_wsc_next_key(&c->ws_rng));
+        int rc = ctl_send_bytes(c, frame, f, deadline);
+        if (rc != 0)
+            return rc;
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
 }
 
 /* A TLS read failed: empties this thread's error queue, says EPROTO. */
@@ -287,6 +319,65 @@ static int ctl_expect(struct ctl *c, const char *needle, uint64_t deadline)
     return ctl_expect_any(c, needle, NULL, deadline);
 }
 
+/* --ws: the upgrade request, and the 101 checked as the workers check theirs; what follows the
+ * head stays in the buffer. */
+static int ctl_upgrade(struct nt_bench *b, struct ctl *c, uint64_t deadline)
+{
+    char req[1024], accept[NT_WSC_ACCEPT_LEN + 1];
+    size_t n = nt_wsc_request(req, sizeof(req), b->opt->host, (unsigned)b->opt->port,
+                              b->opt->ws_path, b->ws_proto, accept);
+    if (n == 0)
+        return -EIO;
+    int rc = ctl_send_bytes(c, req, n, deadline);
+    if (rc != 0)
+        return rc;
+    c->ws_rng = nt_wsc_seed();
+    for (;;) {
+        size_t hl = nt_wsc_head_len(c->buf, c->len);
+        if (hl > 0) {
+            char why[256];
+            if (!nt_wsc_check_response(c->buf, hl, accept, b->ws_proto, why, sizeof(why))) {
+                nt_bench_fail(b, "%s: %s", c->name, why);
+                return -EPROTO;
+            }
+            memmove(c->buf, c->buf + hl, c->len - hl);
+            c->len -= hl;
+            c->ws = true;
+            return 0;
+        }
+        if (c->len == sizeof(c->buf)) {
+            nt_bench_fail(b, "%s: a WebSocket response head over %zu bytes", c->name,
+                          sizeof(c->buf));
+            return -EPROTO;
+        }
+        ssize_t got = ctl_recv(c, c->buf + c->len, sizeof(c->buf) - c->len);
+        if (got > 0) {
+            c->len += (size_t)got;
+            continue;
+        }
+        if (got == 0) {
+            nt_bench_fail(b, "%s: connection closed by the server before the 101", c->name);
+            return -ECONNRESET;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -errno;
+        rc = ctl_wait(c->fd, POLLIN, deadline);
+        if (rc != 0)
+            return rc;
+    }
+}
+
+/* Connects, with --tls the handshake, with --ws the upgrade. */
+static int ctl_connect(struct nt_bench *b, struct ctl *c, uint64_t deadline)
+{
+    int rc = ctl_open(b, c, deadline);
+    if (rc == 0 && b->ws)
+        rc = ctl_upgrade(b, c, deadline);
+    return rc;
+}
+
 /* IRC: registers as nick, waits for the end of the MOTD, joins the channel and waits for its
  * 366 (the server then has us in it). */
 static int ctl_irc_join(struct nt_bench *b, struct ctl *c, const char *nick, uint64_t deadline)
@@ -327,6 +418,14 @@ static uint64_t sum_tls(struct nt_bench *b)
     uint64_t n = 0;
     for (uint32_t i = 0; i < b->n_workers; i++)
         n += atomic_load_explicit(&b->workers[i].p_tls, memory_order_relaxed);
+    return n;
+}
+
+static uint64_t sum_ws(struct nt_bench *b)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < b->n_workers; i++)
+        n += atomic_load_explicit(&b->workers[i].p_ws, memory_order_relaxed);
     return n;
 }
 
@@ -389,6 +488,7 @@ static void build_frames(struct nt_bench *b)
     int n1 = 0, n2 = 0, n3 = 0, n4 = 0;
     switch (o->proto) {
     case NT_PROTO_NATTER:
+    case NT_PROTO_WS:
         b->pub_suf[0] = '\n';
         b->pub_suf_len = 1;
         break;
@@ -429,6 +529,8 @@ static void build_frames(struct nt_bench *b)
     b->recv_hello_len = (size_t)n3;
     b->send_hello_len = (size_t)n4;
     b->frame_len = b->pub_pre_len + size + b->pub_suf_len;
+    if (b->ws)
+        b->frame_len = nt_wsc_frame_size(b->pub_pre_len + size); /* no line end */
 }
 
 static int init_bench(struct nt_bench *b, const struct nt_options *o)
@@ -445,6 +547,8 @@ static int init_bench(struct nt_bench *b, const struct nt_options *o)
     nt_payload_fmt_init(&b->fmt, o->size);
     make_tag(b->tag);
     b->name_sep = '_'; /* names follow the IRC nick rules at every door: no '.' */
+    b->ws = o->ws;
+    b->ws_proto = o->ws && o->ws_protocol[0] ? o->ws_protocol : NULL;
     bool conns = o->mode == NT_MODE_CONNECTIONS || o->mode == NT_MODE_JOINS;
     b->n_recv = (uint32_t)o->receivers;
     b->n_send = conns ? 0 : (uint32_t)o->senders;
@@ -548,9 +652,9 @@ static int join_all(struct nt_bench *b, struct ctl *ctl, uint64_t deadline, char
                     size_t marker_size)
 {
     uint64_t total = (uint64_t)b->n_recv + b->n_send;
-    if (b->opt->proto == NT_PROTO_IRC) {
-        /* No marker: a connection is in the channel at its 366. This names the broadcaster of
-         * connections mode. */
+    if (b->opt->proto == NT_PROTO_IRC || b->opt->proto == NT_PROTO_WS) {
+        /* No marker: a connection is in the channel at its 366, or (ws) once its upgrade is
+         * answered and its name sent. This names the broadcaster of connections mode. */
         snprintf(marker, marker_size, "m1%c%s", b->name_sep, b->tag);
     }
     while (sum_named(b) < total) {
@@ -565,12 +669,20 @@ static int join_all(struct nt_bench *b, struct ctl *ctl, uint64_t deadline, char
                           (unsigned long long)b->opt->port);
             return -1;
         }
+        if (nt_now_ns() > deadline && b->ws && sum_ws(b) < total) {
+            nt_bench_fail(b,
+                          "set-up timed out: %llu of %llu connections got their 101 (is the "
+                          "server an HTTP listener with GET %s on %s:%llu?)",
+                          (unsigned long long)sum_ws(b), (unsigned long long)total, b->opt->ws_path,
+                          b->opt->host, (unsigned long long)b->opt->port);
+            return -1;
+        }
         if (nt_now_ns() > deadline) {
             nt_bench_fail(b, "set-up timed out: %llu of %llu connections sent their %s",
                           (unsigned long long)sum_named(b), (unsigned long long)total,
-                          b->opt->proto == NT_PROTO_NATTER ? "name"
-                          : b->opt->proto == NT_PROTO_IRC  ? "registration (001)"
-                                                           : "handshake");
+                          b->opt->proto == NT_PROTO_NATTER || b->opt->proto == NT_PROTO_WS ? "name"
+                          : b->opt->proto == NT_PROTO_IRC ? "registration (001)"
+                                                          : "handshake");
             return -1;
         }
         sleep_until(nt_now_ns() + POLL_NS);
@@ -581,7 +693,7 @@ static int join_all(struct nt_bench *b, struct ctl *ctl, uint64_t deadline, char
         if (b->opt->proto == NT_PROTO_NATTER && ctl->fd < 0) {
             snprintf(marker, marker_size, "m%u%c%s", ++gen, b->name_sep, b->tag);
             ctl->name = "marker client";
-            int rc = ctl_open(b, ctl, deadline);
+            int rc = ctl_connect(b, ctl, deadline);
             if (rc == 0)
                 rc = ctl_expect(ctl, "Enter your name: ", deadline);
             char line[NT_NAME_MAX + 2];
@@ -635,9 +747,22 @@ static int run_connections(struct nt_bench *b, struct ctl *ctl, const char *mark
          * itself sent to every member: it joins before the settle, not inside the measured
          * broadcast. */
         ctl->name = "broadcast client";
-        rc = ctl_open(b, ctl, deadline);
+        rc = ctl_connect(b, ctl, deadline);
         if (rc == 0)
             rc = ctl_irc_join(b, ctl, marker, deadline);
+        if (rc != 0) {
+            nt_bench_fail(b, "broadcast client: %s", strerror(-rc));
+            return -1;
+        }
+    }
+    if (o->proto == NT_PROTO_WS) {
+        /* Its name is its first message: sent before the settle too. */
+        char line[NT_NAME_MAX + 2];
+        int len = snprintf(line, sizeof(line), "%s\n", marker);
+        ctl->name = "broadcast client";
+        rc = ctl_connect(b, ctl, deadline);
+        if (rc == 0)
+            rc = ctl_send(ctl, line, (size_t)len, deadline);
         if (rc != 0) {
             nt_bench_fail(b, "broadcast client: %s", strerror(-rc));
             return -1;
@@ -672,6 +797,7 @@ static int run_connections(struct nt_bench *b, struct ctl *ctl, const char *mark
     nt_payload_encode(&b->fmt, payload, 0, 0, t0);
     switch (o->proto) {
     case NT_PROTO_NATTER:
+    case NT_PROTO_WS:
         memcpy(frame, payload, o->size);
         frame[o->size] = '\n';
         n = o->size + 1;
@@ -681,14 +807,14 @@ static int run_connections(struct nt_bench *b, struct ctl *ctl, const char *mark
     case NT_PROTO_IRC:
         if (o->proto != NT_PROTO_IRC) {
             ctl->name = "broadcast client";
-            rc = ctl_open(b, ctl, deadline);
+            rc = ctl_connect(b, ctl, deadline);
         }
         if (rc == 0 && o->proto == NT_PROTO_NATS)
             rc = ctl_send(ctl, b->send_hello, b->send_hello_len, deadline);
         memcpy(frame, b->pub_pre, b->pub_pre_len);
         memcpy(frame + b->pub_pre_len, payload, o->size);
         memcpy(frame + b->pub_pre_len + o->size, b->pub_suf, b->pub_suf_len);
-        n = b->frame_len;
+        n = b->pub_pre_len + o->size + b->pub_suf_len;
         if (o->proto == NT_PROTO_NATS) {
             memcpy(frame + n, "PING\r\n", 6);
             n += 6;
@@ -852,6 +978,7 @@ static void gather(struct nt_bench *b, struct nt_result *res, uint64_t t_measure
         }
         nt_hist_merge(&res->hist, &w->hist);
         res->sender_lines += w->sender_lines;
+        res->ws_pings += w->ws_pings;
         res->pub_replies += w->pub_replies;
         if (w->pub_min_receivers < res->pub_min_receivers)
             res->pub_min_receivers = w->pub_min_receivers;
@@ -997,9 +1124,10 @@ int nt_run(const struct nt_options *o, struct nt_result *res)
             break;
         }
     }
-    progress("%s %s: %u receivers, %u senders on %s:%llu%s", nt_proto_name(o->proto),
+    progress("%s %s: %u receivers, %u senders on %s:%llu%s%s%s%s", nt_proto_name(o->proto),
              nt_mode_name(o->mode), b->n_recv, b->n_send, o->host, (unsigned long long)o->port,
-             o->tls ? " over TLS" : "");
+             o->tls ? " over TLS" : "", o->ws ? (o->tls ? " + WebSocket" : " over WebSocket") : "",
+             b->ws_proto ? " " : "", b->ws_proto ? b->ws_proto : "");
     if (rc == 0)
         rc = join_all(b, &ctl, t_setup + (uint64_t)(setup * 1e9), marker, sizeof(marker));
     res->setup_s = (double)(nt_now_ns() - t_setup) / 1e9;

@@ -42,6 +42,7 @@ struct nt_result {
     uint64_t server_errors;
     char server_error[160];
     char tls_info[64]; /* --tls: "TLSv1.3 TLS_AES_256_GCM_SHA384" as negotiated */
+    uint64_t ws_pings; /* --ws: pings the server sent the workers' connections (answered) */
 
     /* server and self sampling */
     bool has_server;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* worker.c - one I/O thread: its connections, an epoll loop, the senders and the receive path.
- * The four protocols' parsers live here too, next to the per-delivery code they call. */
+ * The protocols' parsers (and the WebSocket framing under natter, IRC and ws) live here too,
+ * next to the per-delivery code they call. */
 
 /* Linux only: epoll, eventfd, IP_BIND_ADDRESS_NO_PORT, prctl. */
 #define _GNU_SOURCE
@@ -22,6 +23,7 @@
 
 #include "bench.h"
 #include "tls.h"
+#include "websocket.h"
 
 /* One read takes up to this much; a loop iteration serves up to MAX_EVENTS connections. Big
  * reads are what keeps the receive path at one system call per many lines. */
@@ -36,6 +38,10 @@
 #define TLS_FEED (16 * 1024)
 /* --tls: plaintext encrypted at once; more waits until the socket took the ciphertext. */
 #define TLS_WRITE (64 * 1024)
+/* --ws: the longest server frame taken (it must fit the carry with its header), and the
+ * longest message put together from fragments. */
+#define WS_FRAME_MAX (CARRY_MAX - 16)
+#define WS_MSG_MAX   (64 * 1024)
 
 static const char NATTER_PROMPT[] = "Enter your name: ";
 static const char JOINED[] = " has joined the chat ***";
@@ -153,6 +159,15 @@ static void conn_lost(struct nt_worker *w, struct nt_conn *c, int err)
                           "listening with TLS on %s:%u?)",
                           label, err ? "failed" : "closed by the server", err ? ": " : "",
                           err ? strerror(err) : "", b->opt->host, (unsigned)b->opt->port);
+            return;
+        }
+        if (state == NT_ST_UPGRADE) {
+            nt_bench_fail(b,
+                          "%s: WebSocket upgrade failed: connection %s%s%s before the 101 (is "
+                          "it an HTTP listener with GET %s on %s:%u?)",
+                          label, err ? "failed" : "closed by the server", err ? ": " : "",
+                          err ? strerror(err) : "", b->opt->ws_path, b->opt->host,
+                          (unsigned)b->opt->port);
             return;
         }
         nt_bench_fail(b, "%s: connection %s during setup%s%s", label,
@@ -308,6 +323,42 @@ static int send_small(struct nt_worker *w, struct nt_conn *c, const char *p, siz
     return flush_out(w, c);
 }
 
+/* Queues the lines at p (each ending in LF or CR LF) and tries to send them: as they are, or
+ * with --ws one masked text message per line, without its line end. */
+static int send_ctl(struct nt_worker *w, struct nt_conn *c, const char *p, size_t len)
+{
+    if (!w->b->ws)
+        return send_small(w, c, p, len);
+    const char *end = p + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        size_t n = (size_t)(e - p);
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        if (!out_reserve(c, nt_wsc_frame_size(n))) {
+            nt_bench_fail(w->b, "out of memory for a control write");
+            return -1;
+        }
+        c->out_len +=
+            nt_wsc_frame(c->out + c->out_len, NT_WSC_TEXT, p, n, nt_wsc_next_key(&w->ws_rng));
+        p = nl ? nl + 1 : end;
+    }
+    return flush_out(w, c);
+}
+
+/* --ws: queues one control frame (pong, close) with payload p[0..len) and tries to send it. */
+static int send_ws_control(struct nt_worker *w, struct nt_conn *c, enum nt_wsc_opcode op,
+                           const char *p, size_t len)
+{
+    if (!out_reserve(c, nt_wsc_frame_size(len))) {
+        nt_bench_fail(w->b, "out of memory for a control write");
+        return -1;
+    }
+    c->out_len += nt_wsc_frame(c->out + c->out_len, op, p, len, nt_wsc_next_key(&w->ws_rng));
+    return flush_out(w, c);
+}
+
 /* The connection finished its part of the handshake (sent its name or subscription). */
 static void mark_named(struct nt_worker *w, struct nt_conn *c)
 {
@@ -388,8 +439,9 @@ static void start_connects(struct nt_worker *w)
     }
 }
 
-/* Connected (and, with --tls, the handshake done): the protocol's own handshake starts. */
-static void start_proto(struct nt_worker *w, struct nt_conn *c)
+/* Connected (and, with --tls, the handshake done; with --ws, upgraded): the protocol's own
+ * handshake starts. */
+static void start_app(struct nt_worker *w, struct nt_conn *c)
 {
     struct nt_bench *b = w->b;
     switch (b->opt->proto) {
@@ -397,6 +449,19 @@ static void start_proto(struct nt_worker *w, struct nt_conn *c)
     case NT_PROTO_NATS:
         c->state = NT_ST_HELLO; /* the prompt, or INFO */
         break;
+    case NT_PROTO_WS: {
+        /* No prompt and no answer: the name is the first message, and broadcast.js sends to
+         * every open client, named or not yet, so the connection is in already. */
+        char name[NT_NAME_MAX + 2];
+        conn_name(b, c, name, sizeof(name) - 1);
+        size_t nl = strlen(name);
+        name[nl++] = '\n';
+        c->state = NT_ST_JOINING;
+        mark_named(w, c);
+        if (send_ctl(w, c, name, nl) == 0)
+            mark_ready(w, c);
+        break;
+    }
     case NT_PROTO_REDIS:
         if (c->role == NT_ROLE_RECV) {
             c->state = NT_ST_JOINING;
@@ -414,10 +479,31 @@ static void start_proto(struct nt_worker *w, struct nt_conn *c)
         int n =
             snprintf(line, sizeof(line), "NICK %s\r\nUSER %s 0 * :natter-bench\r\n", name, name);
         c->state = NT_ST_HELLO;
-        send_small(w, c, line, (size_t)n);
+        send_ctl(w, c, line, (size_t)n);
         break;
     }
     }
+}
+
+/* Connected (and, with --tls, the handshake done): --ws sends the upgrade request, else the
+ * protocol starts. */
+static void start_proto(struct nt_worker *w, struct nt_conn *c)
+{
+    struct nt_bench *b = w->b;
+    if (!b->ws) {
+        start_app(w, c);
+        return;
+    }
+    char req[1024];
+    size_t n = nt_wsc_request(req, sizeof(req), b->opt->host, (unsigned)b->opt->port,
+                              b->opt->ws_path, b->ws_proto, c->ws_accept);
+    if (n == 0) {
+        nt_bench_fail(b, "cannot make a WebSocket key (no random bytes)");
+        drop(w, c);
+        return;
+    }
+    c->state = NT_ST_UPGRADE;
+    send_small(w, c, req, n);
 }
 
 /* Advances c's TLS handshake; once it is done, the protocol starts. Returns 0 when done, 1 when
@@ -1046,7 +1132,7 @@ static void irc_other(struct nt_worker *w, struct nt_conn *c, const char *line, 
         char pong[560];
         size_t n = (size_t)(end - p) < 500 ? (size_t)(end - p) : 500;
         int m = snprintf(pong, sizeof(pong), "PONG %.*s\r\n", (int)n, p);
-        send_small(w, c, pong, (size_t)m);
+        send_ctl(w, c, pong, (size_t)m);
         return;
     }
     if (irc_is(cmd, cmd_len, "ERROR")) {
@@ -1070,7 +1156,7 @@ static void irc_other(struct nt_worker *w, struct nt_conn *c, const char *line, 
         } else if ((num == 376 || num == 422) && c->state == NT_ST_MOTD) {
             /* The end of the MOTD, or no MOTD: registration is over. */
             c->state = NT_ST_JOINING;
-            send_small(w, c, b->recv_hello, b->recv_hello_len);
+            send_ctl(w, c, b->recv_hello, b->recv_hello_len);
         } else if (num == 366 && c->state == NT_ST_JOINING) {
             /* End of NAMES: the server has us in the channel, so every later PRIVMSG to it
              * reaches us. */
@@ -1154,6 +1240,254 @@ static size_t parse_irc(struct nt_worker *w, struct nt_conn *c, const char *p, s
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* WebSocket (--ws): server frames over any of natter, IRC and ws */
+
+/* A protocol error in the server's frames or handshake: ends the run during set-up; after it,
+ * counted as unexpected (its description kept as the first server error) and the connection
+ * closed, since the stream cannot be followed any further. */
+static void ws_bad(struct nt_worker *w, struct nt_conn *c, const char *what, const char *p,
+                   size_t len)
+{
+    if (is_setup(c)) {
+        setup_error(w, c, what, p, len);
+        return;
+    }
+    char text[160];
+    snprintf(text, sizeof(text), "WebSocket: %s", what);
+    server_error(w, text, strlen(text));
+    w->k[c->role == NT_ROLE_RECV && c->is_stalled].unexpected++;
+    conn_lost(w, c, EPROTO);
+}
+
+/* The 101 came and checked out: the protocol over it starts. */
+static void ws_opened(struct nt_worker *w, struct nt_conn *c)
+{
+    answered(w, c);
+    atomic_store_explicit(&w->p_ws, atomic_load_explicit(&w->p_ws, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    c->state = NT_ST_HELLO; /* a set-up state, until start_app says */
+    start_app(w, c);
+}
+
+/* One whole text message: a line of the protocol, without its line end. */
+static void ws_text(struct nt_worker *w, struct nt_conn *c, const char *p, size_t len)
+{
+    struct nt_bench *b = w->b;
+    switch (b->opt->proto) {
+    case NT_PROTO_NATTER:
+        if (c->state == NT_ST_HELLO) {
+            /* The first message is the prompt, exactly (no LF). */
+            const size_t pl = sizeof(NATTER_PROMPT) - 1;
+            if (len != pl || memcmp(p, NATTER_PROMPT, pl) != 0) {
+                setup_error(w, c, "expected the name prompt as the first message, got", p, len);
+                return;
+            }
+            char name[NT_NAME_MAX + 2];
+            conn_name(b, c, name, sizeof(name) - 1);
+            size_t nl = strlen(name);
+            name[nl++] = '\n';
+            c->state = NT_ST_JOINING;
+            mark_named(w, c);
+            send_ctl(w, c, name, nl);
+            return;
+        }
+        if (c->role == NT_ROLE_SEND && c->state == NT_ST_READY) {
+            w->sender_lines++;
+            return;
+        }
+        natter_line(w, c, p, len);
+        return;
+    case NT_PROTO_IRC:
+        irc_line(w, c, p, len);
+        return;
+    case NT_PROTO_WS: {
+        if (c->role == NT_ROLE_SEND) {
+            w->sender_lines++;
+            return;
+        }
+        size_t size = b->fmt.size;
+        if (len >= size + 3 && p[len - size - 2] == ':' && p[len - size - 1] == ' ') {
+            on_payload(w, c, p + len - size, p, len - size - 2);
+            return;
+        }
+        w->k[c->is_stalled].unexpected++;
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+/* A whole message (text or binary). */
+static void ws_message(struct nt_worker *w, struct nt_conn *c, uint8_t op, const char *p,
+                       size_t len)
+{
+    if (op == NT_WSC_TEXT) {
+        ws_text(w, c, p, len);
+        return;
+    }
+    if (is_setup(c)) {
+        setup_error(w, c, "a binary message", p, len);
+        return;
+    }
+    w->k[c->role == NT_ROLE_RECV && c->is_stalled].unexpected++;
+}
+
+/* Adds a fragment to the message being put together. False (c lost) when it grows too long. */
+static bool ws_append(struct nt_worker *w, struct nt_conn *c, const char *p, size_t len)
+{
+    if (c->msg_len + len > WS_MSG_MAX) {
+        ws_bad(w, c, "a fragmented message over 64 KiB", p, len);
+        return false;
+    }
+    if (c->msg_len + len > c->msg_cap) {
+        uint32_t cap = c->msg_cap ? c->msg_cap : 256;
+        while (cap < c->msg_len + len)
+            cap *= 2;
+        char *q = realloc(c->msg, cap);
+        if (q == NULL) {
+            nt_bench_fail(w->b, "out of memory");
+            drop(w, c);
+            return false;
+        }
+        c->msg = q;
+        c->msg_cap = cap;
+    }
+    memcpy(c->msg + c->msg_len, p, len);
+    c->msg_len += (uint32_t)len;
+    return true;
+}
+
+/* The server's Close frame: answered with the same code (RFC 6455 §5.5.1), then the connection
+ * is gone, counted as closed (during set-up that ends the run, with the code and reason). */
+static void ws_close(struct nt_worker *w, struct nt_conn *c, const char *p, size_t len)
+{
+    char text[160];
+    unsigned code = len >= 2 ? (unsigned)(unsigned char)p[0] << 8 | (unsigned char)p[1] : 1005;
+    int n = snprintf(text, sizeof(text), "WebSocket close %u", code);
+    if (len > 2) {
+        char reason[130];
+        excerpt(reason, sizeof(reason), p + 2, len - 2);
+        snprintf(text + n, sizeof(text) - (size_t)n, " \"%s\"", reason);
+    }
+    send_ws_control(w, c, NT_WSC_CLOSE, p, len >= 2 ? 2 : 0);
+    if (c->state == NT_ST_DEAD)
+        return;
+    if (is_setup(c)) {
+        char label[32];
+        conn_label(c, label, sizeof(label));
+        nt_bench_fail(w->b, "%s: the server closed the WebSocket during set-up: %s", label, text);
+        drop(w, c);
+        return;
+    }
+    /* A normal close or a going-away (a shutdown, a slow reader cut off) is a close like a
+     * TCP one; any other code is the server complaining about something: kept. */
+    if (code != 1000 && code != 1001 && code != 1005)
+        server_error(w, text, strlen(text));
+    conn_lost(w, c, 0);
+}
+
+/* --ws: the response head while upgrading, then server frames, each message handed to the
+ * protocol as one line. Frames are parsed in place; the common one (an unfragmented text
+ * message under 126 bytes) costs two byte tests. */
+static size_t parse_ws(struct nt_worker *w, struct nt_conn *c, char *p, size_t len)
+{
+    struct nt_bench *b = w->b;
+    char *s = p, *end = p + len;
+    if (c->state == NT_ST_UPGRADE) {
+        size_t hl = nt_wsc_head_len(s, len);
+        if (hl == 0) {
+            if (len > NT_WSC_HEAD_MAX)
+                setup_error(w, c, "a response head over 8 KiB", s, len);
+            return len > NT_WSC_HEAD_MAX ? len : 0;
+        }
+        char why[256];
+        if (!nt_wsc_check_response(s, hl, c->ws_accept, b->ws_proto, why, sizeof(why))) {
+            setup_error(w, c, why, s, hl);
+            return len;
+        }
+        s += hl;
+        ws_opened(w, c);
+        if (c->state == NT_ST_DEAD)
+            return len;
+    }
+    while (end - s >= 2) {
+        unsigned char b0 = (unsigned char)s[0], b1 = (unsigned char)s[1];
+        if (b0 == (0x80 | NT_WSC_TEXT) && b1 < 126 && !c->in_msg) {
+            if ((size_t)(end - s) < 2u + b1)
+                break;
+            s += 2 + b1;
+            ws_text(w, c, s - b1, b1);
+            if (c->state == NT_ST_DEAD)
+                return len;
+            continue;
+        }
+        struct nt_wsc_frame f;
+        enum nt_wsc_status st = nt_wsc_decode(s, (size_t)(end - s), &f);
+        if (st == NT_WSC_MORE)
+            break;
+        if (st == NT_WSC_BAD) {
+            ws_bad(w, c, f.what, s, (size_t)(end - s) < 16 ? (size_t)(end - s) : 16);
+            return len;
+        }
+        if (f.len > WS_FRAME_MAX) {
+            ws_bad(w, c, "a frame over 16 KiB", s, f.header);
+            return len;
+        }
+        if ((size_t)(end - s) < f.header + f.len)
+            break;
+        const char *pl = s + f.header;
+        size_t n = (size_t)f.len;
+        s += f.header + n;
+        switch (f.opcode) {
+        case NT_WSC_TEXT:
+        case NT_WSC_BINARY:
+            if (c->in_msg) {
+                ws_bad(w, c, "a new message inside a fragmented one", pl, n);
+                return len;
+            }
+            if (f.fin) {
+                ws_message(w, c, f.opcode, pl, n);
+                break;
+            }
+            c->in_msg = true;
+            c->msg_op = f.opcode;
+            c->msg_len = 0;
+            if (!ws_append(w, c, pl, n))
+                return len;
+            break;
+        case NT_WSC_CONTINUATION:
+            if (!c->in_msg) {
+                ws_bad(w, c, "a continuation frame with no message to continue", pl, n);
+                return len;
+            }
+            if (!ws_append(w, c, pl, n))
+                return len;
+            if (f.fin) {
+                c->in_msg = false;
+                ws_message(w, c, c->msg_op, c->msg, c->msg_len);
+                c->msg_len = 0;
+            }
+            break;
+        case NT_WSC_PING:
+            w->ws_pings++;
+            send_ws_control(w, c, NT_WSC_PONG, pl, n);
+            break;
+        case NT_WSC_PONG:
+            break; /* we send no pings */
+        case NT_WSC_CLOSE:
+            ws_close(w, c, pl, n);
+            return len;
+        default:
+            break;
+        }
+        if (c->state == NT_ST_DEAD)
+            return len;
+    }
+    return (size_t)(s - p);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Reading */
 
 static void keep_carry(struct nt_worker *w, struct nt_conn *c, const char *p, size_t len)
@@ -1193,7 +1527,10 @@ static void keep_carry(struct nt_worker *w, struct nt_conn *c, const char *p, si
 static void parse(struct nt_worker *w, struct nt_conn *c, char *start, size_t total)
 {
     size_t used;
-    switch (w->b->opt->proto) {
+    switch (w->b->ws ? NT_PROTO_WS : w->b->opt->proto) {
+    case NT_PROTO_WS:
+        used = parse_ws(w, c, start, total);
+        break;
     case NT_PROTO_NATTER:
         used = parse_natter(w, c, start, total);
         break;
@@ -1334,6 +1671,17 @@ static bool build(struct nt_worker *w, struct nt_conn *c, uint64_t n)
         if (b->opt->mode == NT_MODE_LATENCY) {
             ts = c->next_due;
             c->next_due += b->period_ns;
+        }
+        if (b->ws) {
+            /* One masked text message: the line without its line end. */
+            size_t len = b->pub_pre_len + b->fmt.size;
+            uint32_t key = nt_wsc_next_key(&w->ws_rng);
+            o += nt_wsc_header(o, NT_WSC_TEXT, len, key);
+            memcpy(o, b->pub_pre, b->pub_pre_len);
+            nt_payload_encode(&b->fmt, o + b->pub_pre_len, c->idx, c->next_seq++, ts);
+            nt_wsc_mask(o, len, key);
+            o += len;
+            continue;
         }
         memcpy(o, b->pub_pre, b->pub_pre_len);
         o += b->pub_pre_len;
@@ -1600,6 +1948,8 @@ int nt_worker_init(struct nt_worker *w, struct nt_bench *b, uint32_t id)
     w->efd = -1;
     nt_hist_init(&w->hist);
     w->pub_min_receivers = UINT64_MAX;
+    if (b->ws)
+        w->ws_rng = nt_wsc_seed();
     uint32_t nw = b->n_workers;
     for (uint32_t r = id; r < b->n_recv; r += nw)
         w->n_recv++;
@@ -1668,6 +2018,7 @@ void nt_worker_fini(struct nt_worker *w)
         if (c->fd >= 0)
             close(c->fd);
         nt_tls_free(c->ssl);
+        free(c->msg);
         free(c->carry);
         free(c->seq);
         free(c->out);

@@ -3,20 +3,33 @@
 These tests run build/natter-bench briefly against natter and assert what it must get right:
 no loss, duplicates, reordering or corruption, and deliveries equal to messages sent times
 receivers. They never assert speed (STYLE.md: benchmarks are measurements). One test runs it
-against a deliberately faulty server to check that it notices each kind of fault.
+against a deliberately faulty server to check that it notices each kind of fault; one against a
+WebSocket server that fragments messages and pings in between, as RFC 6455 lets a server do.
+
+--ws runs against natter's web door (natter.line and text.ircv3.net) and, with --proto ws,
+against bench/ws/broadcast.js, the npm ws server bench/compare measures natter against: node is
+required (scripts/install-deps.sh bench installs it and runs npm ci in bench/ws; the test runs
+npm ci itself when bench/ws/node_modules has no ws).
 
 Env: NATTER_BENCH  the binary (default <repo>/build/natter-bench)
 """
+import base64
+import hashlib
 import json
 import os
+import re
+import shutil
 import socket
 import socketserver
+import struct
 import subprocess
 import threading
+import time
 
 import pytest
 
 from conftest import NATTER_BIN, REPO, scaled
+from web_helpers import WEB, WEB_TLS, start_web  # noqa: F401 (a fixture)
 
 NATTER_BENCH = os.environ.get("NATTER_BENCH", str(REPO / "build" / "natter-bench"))
 
@@ -140,7 +153,9 @@ def test_irc_proto_counts_every_delivery_and_times_a_join_storm(start_server):
 def test_usage_errors_exit_2():
     for args in (["--mode", "sideways"], ["--receivers", "0"], ["--size", "10"],
                  ["--bogus"], ["--mode", "stalled", "--receivers", "2", "--stalled", "2"],
-                 ["--proto", "irc", "--size", "401"]):
+                 ["--proto", "irc", "--size", "401"], ["--ws", "--proto", "redis"],
+                 ["--ws-path", "/chat"], ["--ws", "--ws-path", "chat"],
+                 ["--ws", "--ws-protocol", "a,b"]):
         rc, _r, _out, err = bench(*args, timeout=10)
         assert rc == 2, (args, err)
         assert "natter-bench:" in err
@@ -249,3 +264,275 @@ def test_detects_loss_duplicates_reordering_and_corruption():
     # the dropped line and the corrupted one (never counted as delivered)
     assert r["loss"] == 2, out
     assert r["total_deliveries"] == 2 * r["sent"] - 2, out
+
+
+# --------------------------------------------------------------------------------------------
+# WebSocket (--ws): natter's web door, npm ws, and a server that fragments and pings.
+
+
+def test_ws_natter_line_counts_every_delivery(start_web):
+    # GET /ws with Sec-WebSocket-Protocol natter.line: the line protocol, one text message per
+    # line without its LF; every client frame masked.
+    server = start_web(*no_flood_control(), listen=(WEB,))
+    rc, r, out, err = bench(*run_args(server, "--ws", "--mode", "throughput", "--receivers", 5,
+                                      "--senders", 2))
+    assert_clean(rc, r, out, err)
+    assert r["ws"] is True and r["ws_protocol"] == "natter.line" and r["proto"] == "natter"
+    assert r["deliveries"] > 0 and r["sent"] > 0
+    assert r["total_deliveries"] == r["sent"] * 5 == r["expected_deliveries"]
+    assert r["sender_lines"] >= r["sent"]
+
+
+def test_ws_irc_and_connections_through_the_web_door(start_web):
+    # text.ircv3.net: the IRC door over WebSocket; and connections mode, whose marker client
+    # (the broadcaster) upgrades too.
+    server = start_web(*no_flood_control(), listen=(WEB,))
+    rc, r, out, err = bench(*run_args(server, "--ws", "--proto", "irc", "--receivers", 5,
+                                      "--senders", 2))
+    assert_clean(rc, r, out, err)
+    assert r["ws_protocol"] == "text.ircv3.net" and r["deliveries"] > 0
+    assert r["total_deliveries"] == r["sent"] * 5
+    rc, r, out, err = bench(*run_args(server, "--ws", "--mode", "connections", "--receivers", 20,
+                                      "--settle", 0.2))
+    assert_clean(rc, r, out, err)
+    assert r["bcast_received"] == 20
+
+
+def test_wss_through_the_https_door(start_web, tls_cert):
+    # --tls --ws: the upgrade and the frames inside TLS.
+    server = start_web(*no_flood_control(), listen=(WEB_TLS,), tls=tls_cert)
+    rc, r, out, err = bench(*run_args(server, "--tls", "--ws", "--receivers", 5, "--senders", 2))
+    assert_clean(rc, r, out, err)
+    assert r["tls"] is True and r["ws"] is True and r["total_deliveries"] == r["sent"] * 5
+
+
+def test_ws_refused_upgrade_is_a_setup_error(server):
+    # A line-protocol port answers a WebSocket request with its prompt, not a 101.
+    rc, r, out, err = bench("--ws", "--port", server.port, "--receivers", 2, "--senders", 1,
+                            "--duration", 0.5, "--warmup", 0, "--setup-timeout", 5)
+    assert rc == 1 and r is not None and r["ok"] is False, out
+    assert "101" in r["error"], r["error"]
+
+
+BROADCAST_JS = REPO / "bench" / "ws" / "broadcast.js"
+
+
+@pytest.fixture
+def node_broadcast(tmp_path):
+    """bench/ws/broadcast.js on 127.0.0.1:0; yields (process, port); stopped with SIGTERM,
+    which it must exit 0 on."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not on PATH (Node 20 comes with the machine; see "
+                    "scripts/install-deps.sh bench)", pytrace=False)
+    ws_dir = BROADCAST_JS.parent
+    if not (ws_dir / "node_modules" / "ws" / "package.json").exists():
+        # What scripts/install-deps.sh bench does: the committed package-lock.json.
+        p = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ws_dir,
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+        if p.returncode != 0:
+            pytest.fail(f"npm ci in {ws_dir} failed: {p.stderr.decode(errors='replace')}",
+                        pytrace=False)
+    log_path = tmp_path / "broadcast.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([node, str(BROADCAST_JS), "--port", "0"],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + scaled(10)
+        port = None
+        while port is None:
+            m = re.search(rb"listening on ws://127\.0\.0\.1:(\d+)", log_path.read_bytes())
+            if m:
+                port = int(m.group(1))
+            elif proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"broadcast.js did not start: {log_path.read_bytes()!r}",
+                            pytrace=False)
+            else:
+                time.sleep(0.01)
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        try:
+            rc = proc.wait(timeout=scaled(10))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            rc = None
+    assert rc == 0, f"broadcast.js exit {rc}: {log_path.read_bytes()!r}"
+
+
+def test_ws_proto_against_node_ws_broadcast(node_broadcast):
+    proc, port = node_broadcast
+    rc, r, out, err = bench("--proto", "ws", "--port", port, "--server-pid", proc.pid,
+                            "--receivers", 5, "--senders", 2, "--duration", 1, "--warmup", 0.3)
+    assert_clean(rc, r, out, err)
+    assert r["proto"] == "ws" and r["ws"] is True and r["ws_protocol"] is None
+    assert r["deliveries"] > 0 and r["total_deliveries"] == r["sent"] * 5
+    # broadcast.js sends to every other client: the senders get each other's lines
+    assert r["sender_lines"] == r["sent"]
+    rc, r, out, err = bench("--proto", "ws", "--port", port, "--mode", "connections",
+                            "--receivers", 20, "--settle", 0.2)
+    assert_clean(rc, r, out, err)
+    assert r["bcast_received"] == 20
+
+
+def ws_accept(key):
+    return base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+                            .digest()).decode()
+
+
+def ws_frame(opcode, payload, fin=True):
+    """An unmasked server frame (RFC 6455 §5.2), the shortest length form."""
+    head = bytes([(0x80 if fin else 0) | opcode])
+    n = len(payload)
+    if n < 126:
+        head += bytes([n])
+    elif n < 65536:
+        head += bytes([126]) + struct.pack("!H", n)
+    else:
+        head += bytes([127]) + struct.pack("!Q", n)
+    return head + payload
+
+
+class FragmentingWs(socketserver.ThreadingTCPServer):
+    """broadcast.js's protocol with RFC 6455 done by hand, so that natter-bench meets what a
+    server may send: every third message to a client comes in three fragments (text, then two
+    continuations) with a ping between the first two, so a control frame interleaves with a
+    fragmented message. It checks what natter-bench sends: every frame masked, every pong the
+    payload of a ping."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), FragmentingWsHandler)
+        self.lock = threading.Lock()
+        self.clients = {}
+        self.pings = {}  # payload -> handler, for the pong check
+        self.pongs = 0
+        self.bad = []  # what natter-bench sent that it should not have
+
+    def note_bad(self, what):
+        with self.lock:
+            self.bad.append(what)
+
+
+class FragmentingWsHandler(socketserver.StreamRequestHandler):
+    def setup(self):
+        super().setup()
+        self.name = None
+        self.count = 0
+        self.send_lock = threading.Lock()
+
+    def send(self, data):
+        with self.send_lock:
+            try:
+                self.request.sendall(data)
+            except OSError:
+                pass
+
+    def deliver(self, text):
+        with self.send_lock:
+            self.count += 1
+            n = self.count
+        if n % 3:
+            self.send(ws_frame(0x1, text))
+            return
+        token = f"{id(self)}-{n}".encode()
+        with self.server.lock:
+            self.server.pings[token] = self
+        a, b = len(text) // 3, 2 * len(text) // 3
+        self.send(ws_frame(0x1, text[:a], fin=False) + ws_frame(0x9, token)
+                  + ws_frame(0x0, text[a:b], fin=False) + ws_frame(0x0, text[b:]))
+
+    def read_frame(self):
+        head = self.rfile.read(2)
+        if len(head) < 2:
+            return None, None
+        opcode, masked, n = head[0] & 0x0F, head[1] & 0x80, head[1] & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", self.rfile.read(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self.rfile.read(8))[0]
+        if not head[0] & 0x80:
+            self.server.note_bad(f"a fragmented client frame, opcode {opcode}")
+        if not masked:
+            self.server.note_bad(f"an unmasked client frame, opcode {opcode}")
+            return opcode, self.rfile.read(n)
+        key = self.rfile.read(4)
+        data = self.rfile.read(n)
+        return opcode, bytes(b ^ key[i % 4] for i, b in enumerate(data))
+
+    def handle(self):
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            line = self.rfile.readline()
+            if not line:
+                return
+            head += line
+        m = re.search(rb"^Sec-WebSocket-Key: *(\S+)\r$", head, re.M | re.I)
+        if not head.startswith(b"GET /ws HTTP/1.1\r\n") or m is None:
+            self.server.note_bad(f"upgrade request {head!r}")
+            return
+        if re.search(rb"^Sec-WebSocket-Protocol:", head, re.M | re.I):
+            self.server.note_bad("a subprotocol asked for with --proto ws")
+        self.send(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+                  + ws_accept(m.group(1)).encode() + b"\r\n\r\n")
+        try:
+            while True:
+                opcode, data = self.read_frame()
+                if opcode is None or opcode == 0x8:
+                    break
+                if opcode == 0xA:
+                    with self.server.lock:
+                        if self.server.pings.pop(data, None) is self:
+                            self.server.pongs += 1
+                        else:
+                            self.server.bad.append(f"a pong with payload {data!r}")
+                    continue
+                if opcode != 0x1:
+                    self.server.note_bad(f"opcode {opcode}")
+                    continue
+                if self.name is None:
+                    self.name = data
+                    with self.server.lock:
+                        self.server.clients[id(self)] = self
+                    continue
+                with self.server.lock:
+                    others = [h for k, h in self.server.clients.items() if k != id(self)]
+                line = self.name + b": " + data
+                for h in others:
+                    h.deliver(line)
+        except OSError:
+            pass
+        finally:
+            with self.server.lock:
+                self.server.clients.pop(id(self), None)
+
+
+def test_ws_fragments_and_pings_are_decoded_and_answered():
+    srv = FragmentingWs()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        # 200-byte payloads: "sN_TAG: " + 200 bytes needs the 16-bit length form
+        rc, r, out, err = bench("--proto", "ws", "--port", srv.server_address[1],
+                                "--receivers", 3, "--senders", 2, "--size", 200,
+                                "--duration", 0.5, "--warmup", 0.2)
+        assert_clean(rc, r, out, err)
+        assert r["sent"] > 0 and r["total_deliveries"] == r["sent"] * 3
+        assert r["ws_pings"] > 0, out
+        # Every ping natter-bench saw was answered with its payload (wait for the last
+        # pongs to be read; one sent as the run ended may be lost with the close).
+        deadline = time.monotonic() + scaled(5)
+        while srv.pongs < r["ws_pings"] - 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with srv.lock:
+            assert not srv.bad, srv.bad[:5]
+            assert r["ws_pings"] - 2 <= srv.pongs <= r["ws_pings"], (srv.pongs, r["ws_pings"])
+    finally:
+        srv.shutdown()
+        srv.server_close()
