@@ -35,8 +35,9 @@ struct nt_msg *nt_ws_frame(struct nt_transport *t, const char *data, size_t n);
 
 /*
  * The last bytes t sends: the frames of data[0..n) and a Close frame (1001 when reason is
- * "shutdown", 1008 for a reader cut off: "slow", "stalled", "memory"; else 1000), and from then on nt_ws_frame() frames nothing; NULL when t's Close was
- * already queued (the peer closed, or a protocol error). One reference for the caller.
+ * "shutdown", 1008 for a reader cut off: "slow", "stalled", "memory"; else 1000), and from then on
+ * nt_ws_frame() frames nothing; NULL when t's Close was already queued (the peer closed, or a
+ * protocol error). One reference for the caller.
  */
 struct nt_msg *nt_ws_goodbye(struct nt_transport *t, const char *data, size_t n,
                              const char *reason);
