@@ -7,9 +7,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 # The build configures the unit tests too (CTest), so cmocka is part of it.
-build=(cmake ninja-build pkg-config gcc libuv1-dev libssl-dev openssl libcmocka-dev libsystemd-dev)
+build=(cmake ninja-build pkg-config gcc libuv1-dev libssl-dev openssl libcmocka-dev libsystemd-dev
+       libhiredis-dev)
+# redis-server: tests/unit/test_redis.c starts its own on loopback.
 test=("${build[@]}" clang libclang-rt-14-dev python3 python3-pytest python3-pytest-timeout
-      clang-tidy cppcheck clang-format valgrind ncat irssi weechat-headless tmux man-db groff-base)
+      clang-tidy cppcheck clang-format valgrind ncat irssi weechat-headless tmux man-db groff-base
+      redis-server python3-websockets)
 bench=("${build[@]}" redis-server nats-server ngircd inspircd python3)
 fuzz=("${build[@]}" clang-14 libclang-rt-14-dev)
 # make deb (dpkg-buildpackage, debian/) and make test-package (tests/package: pytest, man, lintian,
