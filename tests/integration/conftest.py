@@ -433,10 +433,10 @@ def tls_cert(tmp_path_factory):
 # --------------------------------------------------------------------------------------------
 # Server
 
-# `listening on HOST:PORT` (plain TCP) or `listening on SCHEME://HOST:PORT` (tls, irc, ircs);
-# HOST may be [IPv6].
-LISTEN_RE = re.compile(rb" info listening on (?:(tls|irc|ircs)://)?(\[[^\]\s]+\]|[^\s:/\[\]]+):(\d+)$",
-                       re.M)
+# `listening on HOST:PORT` (plain TCP) or `listening on SCHEME://HOST:PORT` (tls, irc, ircs,
+# http, https); HOST may be [IPv6].
+LISTEN_RE = re.compile(rb" info listening on (?:(tls|irc|ircs|http|https)://)?"
+                       rb"(\[[^\]\s]+\]|[^\s:/\[\]]+):(\d+)$", re.M)
 
 
 class Server:
@@ -499,7 +499,8 @@ class Server:
             self.schemes.append(m.group(1).decode() if m.group(1) else "tcp")
 
     def address_of(self, scheme):
-        """The number of the first listening address with scheme ("tcp", "tls", "irc", "ircs")."""
+        """The number of the first listening address with scheme ("tcp", "tls", "irc", "ircs",
+        "http", "https")."""
         try:
             return self.schemes.index(scheme)
         except ValueError:
@@ -517,11 +518,11 @@ class Server:
 
     def connect(self, addr=0, rcvbuf=None, label=None, tls=None, tls_context=None):
         """Opens a connection (no prompt read) to listening address number addr: TLS (handshake
-        done, with tls_context or no certificate check) when that address is a tls:// one, plain
-        TCP otherwise; tls=False forces plain TCP (raw bytes to a TLS port)."""
+        done, with tls_context or no certificate check) when that address is a tls://, ircs:// or
+        https:// one, plain TCP otherwise; tls=False forces plain TCP (raw bytes to a TLS port)."""
         host, port, family = self.addresses[addr]
         if tls is None:
-            tls = self.schemes[addr] in ("tls", "ircs")
+            tls = self.schemes[addr] in ("tls", "ircs", "https")
         if tls:
             c = open_tls_client(host, port, family, rcvbuf=rcvbuf, label=label,
                                 context=tls_context)
@@ -647,8 +648,9 @@ def count_listen_args(args):
 @pytest.fixture
 def start_server(tmp_path):
     """Factory: start_server(*args, listen=("127.0.0.1:0",), rlimit_nofile=None, env=None,
-    tls=None, pace=False) (env: variables added to natter's environment; tls: a Cert, whose files
-    are given as --tls-cert and --tls-key) starts natter with --listen for each address ([tcp://]
+    tls=None, pace=False, server_class=Server) (env: variables added to natter's environment;
+    tls: a Cert, whose files are given as --tls-cert and --tls-key; server_class: Server or a
+    subclass with more helpers, web_helpers.WebServer) starts natter with --listen for each address ([tcp://]
     or tls://) plus args (and --rate 0 unless args set --rate or pace is true) and waits for
     every `listening on`
     line. Teardown sends SIGTERM to each server still running, requires exit 0 and no sanitizer
@@ -657,7 +659,7 @@ def start_server(tmp_path):
     servers = []
 
     def start(*args, listen=("127.0.0.1:0",), rlimit_nofile=None, env=None, tls=None,
-              pace=False):
+              pace=False, server_class=Server):
         argv = [*WRAPPER, NATTER_BIN]
         for addr in listen:
             argv += ["--listen", addr]
@@ -669,8 +671,8 @@ def start_server(tmp_path):
         # (or pace=True: a --config file says).
         if "--rate" not in argv and not pace:
             argv += ["--rate", "0"]
-        s = Server(argv, tmp_path / f"natter-{len(servers)}.log", rlimit_nofile=rlimit_nofile,
-                   env=env)
+        s = server_class(argv, tmp_path / f"natter-{len(servers)}.log",
+                         rlimit_nofile=rlimit_nofile, env=env)
         servers.append(s)
         # Addresses given in args ("-l", "--listen X", "--listen=X", "-lX") are bound too: wait
         # for their lines as well, or a slow start (valgrind) reads the log before they are in.

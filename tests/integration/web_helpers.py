@@ -3,9 +3,9 @@ HTTP/1.1 requests and responses read byte by byte, and WebSocket clients that wr
 frames (RFC 6455), so a test controls every bit a browser would send and checks every bit natter
 answers.
 
-- start_web: a factory fixture like conftest's start_server (same teardown: SIGTERM, exit 0, no
-  sanitizer report) that also records http:// and https:// addresses, which conftest's
-  LISTEN_RE does not know. Server.connect(addr) opens TLS for an https address (web_connect).
+- start_web: conftest's start_server (same teardown: SIGTERM, exit 0, no sanitizer report) with
+  WebServer's helpers, on an http:// listener by default; Server.connect(addr) opens TLS for an
+  https:// address.
 - request(...) builds a request head; read_response(client) reads one response (the head
   byte-exact in Response.head, the body by its Content-Length) and checks the headers every
   answer carries.
@@ -25,7 +25,6 @@ import base64
 import hashlib
 import os
 import re
-import signal
 import socket
 import ssl
 import struct
@@ -36,8 +35,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 import conftest
-from conftest import (NATTER_BIN, PROMPT, WAIT, WRAPPER, Client, Server, count_listen_args,
-                      sanitizer_reports, scaled)
+from conftest import NATTER_BIN, PROMPT, WAIT, Client, Server, scaled
 from irc_helpers import Irc
 
 WEB = "http://127.0.0.1:0"
@@ -49,10 +47,6 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
        "script-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
-# conftest's LISTEN_RE, with the web door's schemes.
-LISTEN_RE = re.compile(rb" info listening on (?:(tls|irc|ircs|http|https)://)?"
-                       rb"(\[[^\]\s]+\]|[^\s:/\[\]]+):(\d+)$", re.M)
-
 # Close codes (RFC 6455 §7.4.1)
 NORMAL, GOING_AWAY, PROTOCOL_ERROR, BAD_DATA, TOO_BIG = 1000, 1001, 1002, 1007, 1009
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
@@ -63,23 +57,7 @@ TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 
 
 class WebServer(Server):
-    """conftest's Server that knows http:// and https:// addresses too."""
-
-    def wait_listening(self, n):
-        matches = self.wait_log(LISTEN_RE, count=n, timeout=scaled(10))
-        for m in matches:
-            host = m.group(2).decode()
-            family = socket.AF_INET
-            if host.startswith("["):
-                host, family = host[1:-1], socket.AF_INET6
-            self.addresses.append((host, int(m.group(3)), family))
-            self.schemes.append(m.group(1).decode() if m.group(1) else "tcp")
-
-    def connect(self, addr=0, rcvbuf=None, label=None, tls=None, tls_context=None):
-        if tls is None:
-            tls = self.schemes[addr] in ("tls", "ircs", "https")
-        return super().connect(addr, rcvbuf=rcvbuf, label=label, tls=tls,
-                               tls_context=tls_context)
+    """conftest's Server with the web door's helpers."""
 
     def web(self, scheme="http"):
         """The number of the first address of scheme (http or https)."""
@@ -97,56 +75,14 @@ class WebServer(Server):
 
 
 @pytest.fixture
-def start_web(tmp_path):
+def start_web(start_server):
     """start_web(*args, listen=(WEB,), tls=None, pace=False, env=None): conftest's start_server
-    for listeners of any scheme, http:// and https:// included. Same teardown."""
-    if not os.access(NATTER_BIN, os.X_OK):
-        pytest.fail(f"natter binary not found or not executable: {NATTER_BIN} (set NATTER_BIN)",
-                    pytrace=False)
-    servers = []
+    (same teardown) with WebServer's helpers, on the web door by default."""
 
-    def start(*args, listen=(WEB,), tls=None, pace=False, env=None):
-        argv = [*WRAPPER, NATTER_BIN]
-        for addr in listen:
-            argv += ["--listen", addr]
-        if tls is not None:
-            argv += tls.args()
-        argv += [str(a) for a in args]
-        if "--rate" not in argv and not pace:
-            argv += ["--rate", "0"]
-        s = WebServer(argv, tmp_path / f"natter-web-{len(servers)}.log", env=env)
-        servers.append(s)
-        s.wait_listening(len(listen) + count_listen_args(args))
-        return s
+    def start(*args, listen=(WEB,), **kwargs):
+        return start_server(*args, listen=listen, server_class=WebServer, **kwargs)
 
-    yield start
-
-    problems = []
-    for s in servers:
-        try:
-            s.close_clients()
-            if s.returncode is None:
-                s.signal(signal.SIGTERM)
-                try:
-                    s.proc.wait(timeout=scaled(10) + 5)
-                except subprocess.TimeoutExpired:
-                    s.kill()
-                    problems.append(f"{s.argv}: did not exit after SIGTERM; killed with SIGKILL")
-                    continue
-                s.returncode = s.proc.returncode
-                if s.returncode != 0:
-                    problems.append(f"{s.argv}: exit status {s.returncode} after SIGTERM, "
-                                    f"expected 0; log tail:\n"
-                                    f"{s.log()[-2000:].decode(errors='replace')}")
-            found = sanitizer_reports(s.log())
-            if found:
-                problems.append(f"{s.argv}: sanitizer report {found}:\n"
-                                f"{s.log()[-6000:].decode(errors='replace')}")
-        finally:
-            s.close_clients()
-            s.kill()
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    return start
 
 
 def connect_from(server, source, addr, label=None):
