@@ -1,9 +1,20 @@
 #!/usr/bin/python3
 """natter soak test (issue #5, docs/SECURITY.md "Soak"). Python standard library only.
 
-Starts natter on 127.0.0.1:0 with a line listener and an IRC listener (PROTOCOL.md §8), and keeps
-a few hundred clients of both doors (--irc of them IRC, a third by default) busy in one chat for
---seconds, while new ones take the place of those that leave.
+Starts natter on 127.0.0.1:0 with a line listener, an IRC listener (PROTOCOL.md §8) and a web
+listener (§9), and keeps a few hundred clients of both doors (--irc of them IRC, a third by
+default) busy in one chat for --seconds, while new ones take the place of those that leave.
+--ws of the clients of either door (a quarter by default) come in over a WebSocket instead: an
+HTTP upgrade on GET /ws (a random key; the 101, Sec-WebSocket-Accept and the subprotocol
+checked), then natter.line or text.ircv3.net (some binary.ircv3.net or none named, which is IRC
+too). Their framing lives under the client's bytes (WsLink): each line sent becomes one masked
+frame (some fragmented, some with a Ping between the fragments, some preceded by a Ping whose Pong
+must come back, a registration burst sometimes as one message of several IRC lines), and each
+message natter sends comes back to the client as its line with LF or CR LF, so line and IRC
+clients behave and are checked exactly as over TCP. Every frame natter sends must be final,
+unmasked, of the shortest length form and of the subprotocol's opcode, without a line end inside;
+nothing may follow its Close, every goodbye ends with a Close (1000), and some WebSocket clients
+leave by a Close of their own, which natter must echo (the same code) before it closes.
 
 Line clients join, chat (lines, /me, long lines, /msg to either door), rename, switch rooms, set
 and ask the topic, go idle until natter times them out, linger without a name, and leave (FIN,
@@ -57,11 +68,13 @@ Line ones needing commands (/nick, /join, /quit, /msg, /me, /topic) are used onl
 IRC_BEHAVIOURS.
 
 usage: tests/soak/soak.py [--bin build-asan/natter] [--seconds 60] [--clients 300] [--irc 0.33]
-                          [--seed N] [--behaviours chat,leave,...] [--report FILE]
+                          [--ws 0.25] [--seed N] [--behaviours chat,leave,...] [--report FILE]
 Exit status 0 when every check passed, 1 otherwise (the failures are printed, by kind).
 """
 import argparse
+import base64
 import collections
+import hashlib
 import json
 import os
 import random
@@ -69,6 +82,7 @@ import re
 import selectors
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -84,6 +98,13 @@ QUARANTINE_MB = 16  # ASan's quarantine for natter under the soak, unless ASAN_O
 CAPS = ("away-notify", "echo-message", "message-tags", "multi-prefix", "server-time")
 PAD = "aé€𝄞"  # 1 to 4 bytes of UTF-8: natter must cut long texts for IRC between characters
 MANY = 1 << 30
+# WebSocket (RFC 6455; PROTOCOL.md §9.3)
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+WS_CONT, WS_TEXT, WS_BINARY, WS_CLOSE, WS_PING, WS_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+WS_PING_SHARE = 0.03  # of the messages a WebSocket client sends, those a Ping goes before
+WS_FRAG_SHARE = 0.05  # those sent in several frames
+WS_CLOSE_SHARE = 0.4  # of the leaves of a WebSocket client, those by a WebSocket Close
+WS_DRIBBLE_SHARE = 0.1  # of the WebSocket clients, those that write a few bytes at a time
 
 NAME_RE = re.compile(r"u(\d+)n(\d+)$")
 SAID_RE = re.compile(r"soak (\d+) (\d+)(?: \S+)?$")
@@ -142,24 +163,28 @@ def make_pad(rng, min_bytes, max_bytes):
 
 
 class Natter:
-    """The natter process: started on port 0 with a line and an IRC listener, stderr to a file,
-    seen through /proc."""
+    """The natter process: started on port 0 with a line, an IRC and (web) a web listener, stderr
+    to a file, seen through /proc."""
 
-    def __init__(self, binary, args, workdir, env=None):
+    def __init__(self, binary, args, workdir, env=None, web=True):
         self.log_path = os.path.join(workdir, "natter.log")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0",
-                                      "--listen", "irc://127.0.0.1:0", *args],
+                                      "--listen", "irc://127.0.0.1:0",
+                                      *(["--listen", "http://127.0.0.1:0"] if web else []), *args],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self._log, env=env)
+        self.web_port = None
         deadline = time.monotonic() + 30
         while True:
             log = self.log()
             m = re.search(rb" info listening on 127\.0\.0\.1:(\d+)$", log, re.M)
             m_irc = re.search(rb" info listening on irc://127\.0\.0\.1:(\d+)$", log, re.M)
-            if m and m_irc:
+            m_web = re.search(rb" info listening on http://127\.0\.0\.1:(\d+)$", log, re.M)
+            if m and m_irc and (m_web or not web):
                 self.port = int(m.group(1))
                 self.irc_port = int(m_irc.group(1))
+                self.web_port = int(m_web.group(1)) if m_web else None
                 break
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"natter did not start: {self.log()[-2000:].decode()}")
@@ -206,15 +231,293 @@ class Said:
         self.kind, self.name, self.keys, self.text = kind, name, keys, text
 
 
+def ws_mask(payload, key):
+    """payload XOR the 4-byte key repeated (RFC 6455 §5.3), as one big integer: fast enough for
+    every frame of a few hundred clients."""
+    n = len(payload)
+    if n == 0:
+        return b""
+    keys = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(keys, "big")).to_bytes(n, "big")
+
+
+class WsLink:
+    """A client's WebSocket (PROTOCOL.md §9.3, RFC 6455), under the bytes its door's code reads
+    and writes: send_line() makes each line one masked message, on_bytes() hands each message
+    natter sends on as its line with the door's line end (LF, or CR LF for IRC), so the client
+    sees the bytes it would over TCP (the line door's prompt, the first message, has none there
+    either). Control frames stay down here: Pings we send (their Pongs must come back, in
+    order), natter's Close and our own."""
+
+    def __init__(self, c, offer):
+        self.c = c
+        self.soak = soak = c.soak
+        rng = soak.rng
+        self.offer = offer  # the Sec-WebSocket-Protocol we offer ("" for none)
+        # natter picks the first one it speaks, in our order; none offered is IRC, unnamed.
+        self.want = next((p for p in (x.strip() for x in offer.split(","))
+                          if p in ("natter.line", "text.ircv3.net", "binary.ircv3.net")), None)
+        self.opcode = WS_BINARY if self.want == "binary.ircv3.net" else WS_TEXT
+        self.eol = b"\n" if c.door == "line" else b"\r\n"
+        self.open = False  # the 101 came
+        self.head = b""  # of natter's answer, until its blank line
+        self.held = []  # lines sent before the 101 (bytes sent before it are refused, §9.3)
+        self.inbuf = b""  # frames partly received
+        self.first = c.door == "line"  # the next message is the prompt: no LF after it
+        self.pings = collections.deque()  # payloads of our Pings without their Pong yet
+        self.close_sent = None  # our Close's echo as natter must send it, once sent
+        self.close_got = None  # natter's Close's payload, once received
+        if rng.random() < WS_DRIBBLE_SHARE:
+            c.dribble = True
+            c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each write a segment
+            soak.stats["ws_dribblers"] += 1
+        key = base64.b64encode(rng.randbytes(16))
+        self.accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest()).decode()
+        port = soak.server.web_port
+        fields = [f"Host: 127.0.0.1:{port}", "Upgrade: websocket",
+                  "Connection: " + rng.choice(["Upgrade", "keep-alive, Upgrade", "upgrade"]),
+                  f"Sec-WebSocket-Key: {key.decode()}", "Sec-WebSocket-Version: 13"]
+        if offer:
+            fields.append(f"Sec-WebSocket-Protocol: {offer}")
+        if rng.random() < 0.3:  # a browser's: its page's own origin is let in
+            fields.append(f"Origin: http://127.0.0.1:{port}")
+            soak.stats["ws_origin"] += 1
+        if rng.random() < 0.3:  # what browsers offer; natter declines it (names none)
+            fields.append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
+            soak.stats["ws_deflate_offered"] += 1
+        rng.shuffle(fields)
+        c.outbuf += ("GET /ws HTTP/1.1\r\n" + "".join(f + "\r\n" for f in fields) +
+                     "\r\n").encode()
+        c.flush()
+
+    def fail(self, what, kind="ws"):
+        self.c.fail(f"WebSocket ({self.offer or 'no subprotocol'}): {what}", kind)
+
+    def status(self):
+        return ("no 101 yet" if not self.open else
+                f"natter's Close {self.close_got!r}" if self.close_got is not None else
+                "our Close sent" if self.close_sent is not None else "open")
+
+    # -- sending
+
+    def frame(self, opcode, payload, fin=True):
+        """Queues one masked client frame (§5.2), the shortest length form."""
+        n = len(payload)
+        b0 = (0x80 if fin else 0) | opcode
+        if n < 126:
+            head = struct.pack("!BB", b0, 0x80 | n)
+        elif n < 1 << 16:
+            head = struct.pack("!BBH", b0, 0x80 | 126, n)
+        else:
+            head = struct.pack("!BBQ", b0, 0x80 | 127, n)
+        key = self.soak.rng.randbytes(4)
+        self.c.outbuf += head + key + ws_mask(payload, key)
+        self.soak.stats["ws_frames_sent"] += 1
+
+    def ping(self):
+        """A Ping, from a regular client only: one that is leaving (its QUIT or half-close may
+        be read first) could send it after natter stopped answering (§9.3: it lingers)."""
+        if self.c.role != "regular":
+            return False
+        payload = self.soak.rng.randbytes(self.soak.rng.choice((0, 4, 16, 125)))  # 125: the most
+        self.pings.append(payload)
+        self.frame(WS_PING, payload)
+        self.soak.stats["ws_pings"] += 1
+        return True
+
+    def send_line(self, data):
+        if self.close_sent is not None:
+            return  # nothing may follow our Close (§5.5.1); natter reads no more anyway
+        if not self.open:
+            self.held.append(data)
+            return
+        self.message(data)
+
+    def message(self, data):
+        """One message: mostly one frame; sometimes a Ping before it; sometimes fragments, cut
+        anywhere (inside a UTF-8 character too: natter checks the text across them), some with
+        a Ping between them (§5.4 lets control frames interleave), some with an empty last."""
+        rng, stats = self.soak.rng, self.soak.stats
+        if rng.random() < WS_PING_SHARE:
+            self.ping()
+        if len(data) < 2 or rng.random() >= WS_FRAG_SHARE:
+            self.frame(self.opcode, data)
+            return
+        cuts = sorted(rng.sample(range(1, len(data)), rng.randint(1, min(4, len(data) - 1))))
+        parts = [data[i:j] for i, j in zip([0] + cuts, cuts + [len(data)])]
+        if rng.random() < 0.1:
+            parts.append(b"")
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            self.frame(self.opcode if i == 0 else WS_CONT, part, fin=last)
+            if not last and rng.random() < 0.2 and self.ping():
+                stats["ws_ping_between_fragments"] += 1
+        stats["ws_fragmented"] += 1
+        stats["ws_fragments"] += len(parts)
+
+    def close(self):
+        """Our Close (§5.5.1): a code or none, maybe a reason; natter must echo the code alone."""
+        rng = self.soak.rng
+        code = rng.choice([None, 1000, 1000, 1001, 3000 + self.c.id % 1000, 4000])
+        payload = b"" if code is None else struct.pack("!H", code)
+        self.close_sent = payload
+        if code is not None and rng.random() < 0.5:
+            payload += f"soak bye {self.c.id} {PAD}".encode()
+        self.frame(WS_CLOSE, payload)
+        self.c.flush()
+        self.soak.stats["ws_closes"] += 1
+
+    # -- receiving
+
+    def on_bytes(self, data):
+        c = self.c
+        if not self.open:
+            self.head += data
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.head) > 8192:
+                    self.fail(f"no end to natter's answer: {self.head[:200]!r}", "ws-handshake")
+                    c.close()
+                return
+            data = self.head[end + 4:]
+            if not self.on_answer(self.head[:end].decode("latin-1")):
+                c.close()
+                return
+            self.head = b""
+        buf = self.inbuf + data if self.inbuf else data
+        at, out, stats = 0, [], self.soak.stats
+        while len(buf) - at >= 2:
+            b0, b1 = buf[at], buf[at + 1]
+            n, h = b1 & 0x7F, 2
+            if n == 126:
+                if len(buf) - at < 4:
+                    break
+                n, h, short = struct.unpack_from("!H", buf, at + 2)[0], 4, 126
+            elif n == 127:
+                if len(buf) - at < 10:
+                    break
+                n, h, short = struct.unpack_from("!Q", buf, at + 2)[0], 10, 1 << 16
+            else:
+                short = 0
+            h += 4 if b1 & 0x80 else 0
+            if len(buf) - at < h + n:
+                break
+            payload, op = buf[at + h:at + h + n], b0 & 0x0F
+            at += h + n
+            stats["ws_frames_received"] += 1
+            if not b0 & 0x80 or b0 & 0x70 or b1 & 0x80 or n < short:
+                self.fail(f"a frame not final, with RSV bits, masked or longer than it need be "
+                          f"(§9.3): {bytes(buf[at - h - n:at - n])!r}")
+            if self.close_got is not None:
+                self.fail(f"a frame after natter's Close: opcode {op}, {payload[:80]!r}")
+                continue
+            if op == self.opcode:
+                if b"\n" in payload or self.eol == b"\r\n" and b"\r" in payload:
+                    self.fail(f"a line end inside a message: {payload[:100]!r}")
+                if self.first:
+                    self.first = False
+                    out.append(payload if payload == PROMPT else payload + self.eol)
+                else:
+                    out.append(payload + self.eol)
+            elif op == WS_PONG:
+                want = self.pings.popleft() if self.pings else None
+                if want is None:
+                    self.fail(f"a Pong for no Ping: {payload!r}")
+                elif payload != want:
+                    self.fail(f"a Pong {payload!r}, the next Ping's is {want!r}")
+                else:
+                    stats["ws_pongs"] += 1
+            elif op == WS_CLOSE:
+                if out:
+                    c.on_data(b"".join(out))
+                    out = []
+                self.on_close(payload)
+            else:
+                self.fail(f"a frame of opcode {op} (the subprotocol's is {self.opcode}): "
+                          f"{payload[:80]!r}")
+        self.inbuf = buf[at:]
+        if out:
+            c.on_data(b"".join(out))
+
+    def on_answer(self, head):
+        """natter's answer to the handshake (§9.3): whether it is the 101 it must be."""
+        lines = head.split("\r\n")
+        fields = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            fields.setdefault(name.strip().lower(), []).append(value.strip())
+
+        def one(name):
+            values = fields.get(name, [])
+            return values[0] if len(values) == 1 else None if not values else values
+
+        problems = []
+        if lines[0] != "HTTP/1.1 101 Switching Protocols":
+            problems.append(f"status {lines[0]!r}")
+        if (one("upgrade") or "").lower() != "websocket":
+            problems.append(f"Upgrade {one('upgrade')!r}")
+        if "upgrade" not in [t.strip().lower() for t in str(one("connection")).split(",")]:
+            problems.append(f"Connection {one('connection')!r}")
+        if one("sec-websocket-accept") != self.accept:
+            problems.append(f"Sec-WebSocket-Accept {one('sec-websocket-accept')!r}, expected "
+                            f"{self.accept!r}")
+        if one("sec-websocket-protocol") != self.want:
+            problems.append(f"Sec-WebSocket-Protocol {one('sec-websocket-protocol')!r}, "
+                            f"expected {self.want!r}")
+        if "sec-websocket-extensions" in fields:
+            problems.append(f"Sec-WebSocket-Extensions {fields['sec-websocket-extensions']!r}")
+        if problems:
+            self.fail(f"the handshake's answer: {'; '.join(problems)}: {head[:300]!r}",
+                      "ws-handshake")
+            return False
+        self.open = True
+        self.soak.stats["ws_upgraded"] += 1
+        held, self.held = self.held, []
+        if len(held) > 1 and self.c.door == "IRC" and self.soak.rng.random() < 0.3:
+            # Several IRC lines in one message are taken too (§9.3): a registration burst.
+            self.message(b"\r\n".join(held))
+            self.soak.stats["ws_multiline"] += 1
+        else:
+            for data in held:
+                self.message(data)
+        self.c.flush()
+        return True
+
+    def on_close(self, payload):
+        """natter's Close: the echo of ours (the same code, or none for none), or after its
+        goodbye (1000; 1001 is only for the shutdown, after the soak's end). Any Ping sent before
+        natter decided to close has had its Pong by then: control frames are answered in order."""
+        stats = self.soak.stats
+        self.close_got = payload
+        if self.pings:
+            self.fail(f"natter's Close {payload!r} ({self.c.role}, left by "
+                      f"{self.c.leave_how}) before the Pongs of {len(self.pings)} Pings")
+        if self.close_sent is not None:
+            if payload != self.close_sent:
+                self.fail(f"our Close {self.close_sent!r} echoed as {payload!r}", "ws-close")
+            stats["ws_closes_echoed"] += 1
+            return
+        if payload != struct.pack("!H", 1000):
+            self.fail(f"natter's Close {payload!r}, expected 1000", "ws-close")
+        stats["ws_server_closes"] += 1
+        if self.c.role != "leaving" and self.soak.rng.random() < 0.5:
+            # The Close a browser sends back (§5.5.1); natter, lingering, reads it as the end.
+            self.close_sent = payload
+            self.frame(WS_CLOSE, payload)
+            self.c.flush()
+            stats["ws_server_closes_answered"] += 1
+
+
 class Client:
     """One connection and what it has seen and said. Identity `id` never changes; its name is
     u<id>n<k>, k counting renames, so a name is never used twice in a run."""
     door = ""
 
-    def __init__(self, soak, cid, role, port):
+    def __init__(self, soak, cid, role, port, ws=None):
         self.soak = soak
         self.id = cid
-        self.role = role  # "regular", "idler", "lurker", "quitter", "leaving" (half-closed)
+        self.role = role  # "regular", "idler", "lurker", "quitter", "leaving" (half-closed,
+        # or after its WebSocket Close)
         self.was_lurker = role == "lurker"
         self.renames = 0  # names u<id>n0 .. u<id>n<renames> are (or may become) its
         self.name = f"u{cid}n0"  # as its own stream confirmed it
@@ -242,9 +545,15 @@ class Client:
         self.priv_last = {}  # (sender id, "@name") -> last seq
         self.departed = set()  # ids it saw leaving the chat
         self.finals = collections.Counter()  # (sender id, "#room" or "@") -> roll-call lines
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        # ws: the Sec-WebSocket-Protocol offered ("": none) by a client of the web door, or None
+        self.ws = None  # its WebSocket (a WsLink)
+        self.dribble = False  # writes a few bytes at a time (some WebSocket clients)
+        self.sock = socket.create_connection(
+            ("127.0.0.1", soak.server.web_port if ws is not None else port), timeout=10)
         self.sock.setblocking(False)
         soak.sel.register(self.sock, selectors.EVENT_READ, self)
+        if ws is not None:
+            self.ws = WsLink(self, ws)  # the handshake goes first; what we send waits for the 101
 
     def fail(self, what, kind="check"):
         self.soak.fail(f"{self.name} ({self.door}): {what}", kind)
@@ -252,13 +561,23 @@ class Client:
     # -- sending
 
     def send(self, line):
-        self.outbuf += line.encode() + (b"\r\n" if self.door == "IRC" else b"\n")
+        if self.ws is not None:
+            self.ws.send_line(line.encode())
+        else:
+            self.outbuf += line.encode() + (b"\r\n" if self.door == "IRC" else b"\n")
         self.last_line_at = time.monotonic()
         self.flush()
 
     def flush(self):
         try:
             while self.outbuf:
+                if self.dribble:
+                    # A few bytes per turn of the loop (the selector says when it may write):
+                    # natter gets headers, payloads and UTF-8 characters cut across its reads.
+                    n = self.sock.send(self.outbuf[:self.soak.rng.randint(1, 24)])
+                    self.outbuf = self.outbuf[n:]
+                    self.soak.stats["ws_dribbled_writes"] += 1
+                    break
                 n = self.sock.send(self.outbuf)
                 self.outbuf = self.outbuf[n:]
         except BlockingIOError:
@@ -305,17 +624,23 @@ class Client:
         self.role = "leaving"
 
     def leave(self, how):
-        """Leaves by FIN, half-close or reset; a half-sent line would arrive as a line (§5.1)."""
-        if self.outbuf and how != "rst":
+        """Leaves by FIN, half-close, reset or a WebSocket Close; a half-sent line would arrive as
+        a line (§5.1), whereas a Close goes out after whatever is still queued, in order."""
+        if self.outbuf and how not in ("rst", "ws"):
             how = "rst"
         self.leave_how = how
         self.soak.stats[f"left_{how}_{self.door}"] += 1
         if how == "half":
             self.half_close()
             if self.door == "line":
-                self.expect_close = ""  # natter just closes
+                self.expect_close = ""  # natter just closes (over a WebSocket: a Close, then)
             else:
                 self.expect_close = {"Closing link: Connection closed"}
+        elif how == "ws":
+            # natter echoes the Close and ends the stream like a FIN (§9.3): no goodbye line.
+            self.ws.close()
+            self.role = "leaving"
+            self.expect_close = ""
         else:
             self.close(how)
 
@@ -337,7 +662,10 @@ class Client:
         if not data:
             self.on_eof()
             return
-        self.on_data(data)
+        if self.ws is not None:
+            self.ws.on_bytes(data)  # its messages go on to on_data as lines
+        else:
+            self.on_data(data)
 
     def on_eof(self):
         soak = self.soak
@@ -346,8 +674,12 @@ class Client:
         was = self.state
         if self.expect_close == "":
             soak.stats[f"closed_{self.role}_{self.door}"] += 1
+            if self.ws is not None and self.ws.close_got is None:
+                self.fail(f"({self.role}, {was}): natter closed the connection without a "
+                          f"WebSocket Close; last lines {self.tail!r}", "ws-close")
         else:
-            self.fail(f"({self.role}, {was}): closed by natter unexpectedly; "
+            ws = f", WebSocket {self.ws.status()}" if self.ws is not None else ""
+            self.fail(f"({self.role}, {was}{ws}): closed by natter unexpectedly; "
                       f"last lines {self.tail!r}", "closed")
         self.gone()
 
@@ -425,8 +757,8 @@ class Client:
 class LineClient(Client):
     door = "line"
 
-    def __init__(self, soak, cid, role):
-        super().__init__(soak, cid, role, soak.server.port)
+    def __init__(self, soak, cid, role, ws=None):
+        super().__init__(soak, cid, role, soak.server.port, ws)
         self.state = "prompt"  # prompt -> naming -> named -> gone; a lurker: prompt -> lurking
         self.room = None  # known once natter confirmed it
         self.send_room = "lobby"  # where natter will have it when it reads what we send now
@@ -762,8 +1094,8 @@ class Want:
 class IrcClient(Client):
     door = "IRC"
 
-    def __init__(self, soak, cid, role):
-        super().__init__(soak, cid, role, soak.server.irc_port)
+    def __init__(self, soak, cid, role, ws=None):
+        super().__init__(soak, cid, role, soak.server.irc_port, ws)
         self.realname = f"soak realname {cid}"
         self.state = "registering"  # registering -> named -> gone
         self.nick_sent = False
@@ -1090,9 +1422,10 @@ class IrcClient(Client):
             self.other(name)
 
     def w_whois(self, nick):
+        """WHOIS (§8.7): its DOOR is `line` or `IRC`, with ` over WebSocket` from the web door."""
         c = self.soak.owner(nick)
-        door = c.door if c else None
-        real = (c.realname if door == "IRC" else nick) if c else None
+        door = (c.door + (" over WebSocket" if c.ws is not None else "")) if c else None
+        real = (c.realname if c.door == "IRC" else nick) if c else None
         steps = [(self.t_num("311", nick, nick.lower(), "natter", "*", real), 1, 1),
                  (self.t_num("319", nick, lambda t: all(
                      x[:1] == "#" and x[1:] in ROOMS for x in t.split(" "))), 0, MANY),
@@ -1412,6 +1745,8 @@ class Leave(Behaviour):
     def act(self, soak, c):
         how = soak.rng.choice(["fin", "rst", "half", "quit"] if "quit" in soak.commands else
                               ["fin", "rst", "half"])
+        if c.ws is not None and soak.rng.random() < WS_CLOSE_SHARE:
+            how = "ws"  # a WebSocket Close (§9.3)
         if how == "quit":
             words = soak.rng.choice(["soak", None])
             c.leave_how = f"quit:{words}" if words else "quit"
@@ -1653,6 +1988,8 @@ class IrcLeave(Behaviour):
 
     def act(self, soak, c):
         how = soak.rng.choice(["quit", "quit", "fin", "half", "rst"])
+        if c.ws is not None and soak.rng.random() < WS_CLOSE_SHARE:
+            how = "ws"  # a WebSocket Close (§9.3)
         if how == "quit":
             words = soak.rng.choice([f"soak bye {c.id}", None])
             c.leave_how = f"quit:{words}" if words else "quit"
@@ -1764,7 +2101,7 @@ class Soak:
             want = f"Quit: {words}" if words else "Quit"
         else:
             want = {"fin": "Connection closed", "half": "Connection closed",
-                    "rst": "Connection closed", "idle": "Idle timeout",
+                    "rst": "Connection closed", "ws": "Connection closed", "idle": "Idle timeout",
                     "ping": "Ping timeout"}[how]
         if quit_text is not None:
             got, ok = f"QUIT :{quit_text}", quit_text == want
@@ -1787,15 +2124,35 @@ class Soak:
     def spawn(self, role, door):
         cid = self.next_id
         self.next_id += 1
-        c = (IrcClient if door == "IRC" else LineClient)(self, cid, role)
+        ws = self.ws_offer(door) if self.rng.random() < self.args.ws else None
+        c = (IrcClient if door == "IRC" else LineClient)(self, cid, role, ws)
         self.clients[cid] = c
         self.everyone[cid] = c
         self.stats["connections"] += 1
         self.stats[f"connections_{door}"] += 1
+        if ws is not None:
+            self.stats["ws_clients"] += 1
+            self.stats[f"ws_clients_{door}"] += 1
         if role == "lurker":
             self.stats[f"lurkers_{door}"] += 1
         c.next_act = time.monotonic() + self.rng.uniform(0.2, self.args.interval)
         return c
+
+    def ws_offer(self, door):
+        """The Sec-WebSocket-Protocol a new WebSocket client offers: mostly its door's alone;
+        some after one natter does not speak (it must pick the first it speaks); for IRC, some
+        binary.ircv3.net (binary frames) and some none (IRC in text frames, unnamed, §9.3)."""
+        r = self.rng.random()
+        if door == "line":
+            return "natter.line" if r < 0.8 else "x-soak.chat, natter.line" if r < 0.9 else \
+                "natter.line, text.ircv3.net"
+        if r < 0.1:
+            self.stats["ws_no_subprotocol"] += 1
+            return ""
+        if r < 0.2:
+            self.stats["ws_binary"] += 1
+            return "binary.ircv3.net"
+        return "text.ircv3.net" if r < 0.9 else "x-soak.chat, text.ircv3.net"
 
     def pick_named(self, exclude):
         named = [c for c in self.clients.values() if c.state == "named" and c is not exclude]
@@ -1825,6 +2182,30 @@ class Soak:
             data += chunk
         s.close()
         return {m.decode() for m in re.findall(rb"\*\*\* /([a-z]+)", data)}
+
+    def probe_ws(self):
+        """One WebSocket handshake, up to the prompt, before the baseline: natter's first
+        Sec-WebSocket-Accept is its first SHA-1, where OpenSSL 3 sets itself up (about 2.3 MB of
+        RSS, once, kept until exit); the baseline is natter warmed up, as by the /help probe."""
+        s = socket.create_connection(("127.0.0.1", self.server.web_port), timeout=10)
+        key = base64.b64encode(self.rng.randbytes(16)).decode()
+        s.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{self.server.web_port}\r\n"
+                  f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: natter.line\r\n"
+                  f"\r\n".encode())
+        data = b""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and PROMPT not in data:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        if PROMPT not in data:
+            self.fail(f"the WebSocket probe got no prompt: {data[:300]!r}", "ws-handshake")
 
     def behaviours(self):
         wanted = set(self.args.behaviours.split(","))
@@ -1858,9 +2239,11 @@ class Soak:
             env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + \
                 f"quarantine_size_mb={QUARANTINE_MB}"
         self.server = Natter(a.bin, ["--idle-timeout", str(a.idle_timeout),
-                                     "--name-timeout", str(a.name_timeout)], workdir, env)
-        print(f"soak: natter pid {self.server.proc.pid} on port {self.server.port} and "
-              f"irc://{self.server.irc_port}, log {self.server.log_path}, seed {a.seed}",
+                                     "--name-timeout", str(a.name_timeout)], workdir, env,
+                             web=a.ws > 0)
+        web = f" and http://{self.server.web_port}" if a.ws > 0 else ""
+        print(f"soak: natter pid {self.server.proc.pid} on port {self.server.port}, "
+              f"irc://{self.server.irc_port}{web}, log {self.server.log_path}, seed {a.seed}",
               file=sys.stderr)
         try:
             self._run()
@@ -1891,9 +2274,11 @@ class Soak:
         a = self.args
         fds0 = self.server.fd_count()
         self.commands = self.probe_commands()
+        if a.ws > 0:
+            self.probe_ws()
         used = self.behaviours()
         lurk = "lurk" in a.behaviours.split(",")
-        # The baseline: natter with no client (the probe's close is asynchronous).
+        # The baseline: natter with no client (the probes' closes are asynchronous).
         if wait_fds(self.server, fds0, 10) != fds0:
             self.fail(f"the probe connection was not closed: fds {self.server.fd_count()}",
                       "fds")
@@ -2046,12 +2431,14 @@ class Soak:
             self.fail(f"RSS {rss} KiB after everyone left, baseline {rss0} KiB "
                       f"(+{rss - rss0}, allowed +{a.rss_slack_mb * 1024})", "rss")
         self.report = dict(
-            seconds=round(churn_seconds), clients=a.clients, irc_share=a.irc, seed=a.seed,
+            seconds=round(churn_seconds), clients=a.clients, irc_share=a.irc, ws_share=a.ws,
+            seed=a.seed,
             behaviours=used + (["lurk"] if lurk else []),
             commands=sorted(self.commands), binary=a.bin,
             rooms={room: len(names) for room, names in sorted(where.items())},
             survivors=len(survivors),
             survivors_IRC=sum(1 for c in survivors if c.door == "IRC"),
+            survivors_ws=sum(1 for c in survivors if c.ws is not None),
             roll_call_expected=total, roll_call_received=received, fds_before=fds0,
             fds_peak=peak_fds, fds_after=fds, rss_before_kb=rss0, rss_peak_kb=peak_rss,
             rss_after_kb=rss, **dict(sorted(self.stats.items())))
@@ -2074,6 +2461,9 @@ def main():
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--clients", type=int, default=300)
     p.add_argument("--irc", type=float, default=0.33, help="the share of IRC clients")
+    p.add_argument("--ws", type=float, default=0.25,
+                   help="the share of clients (of either door) that come in over a WebSocket "
+                        "(0: no web listener)")
     p.add_argument("--interval", type=float, default=3.0,
                    help="a client acts every 0.2 to this many seconds")
     p.add_argument("--idle-timeout", type=float, default=8)
