@@ -656,6 +656,17 @@ def test_quit_with_and_without_reason(doors):  # PROTOCOL.md §8.6, §8.9
     barrier(alice)
 
 
+def test_long_quit_words_are_cut_between_characters(doors):  # PROTOCOL.md §8.9
+    # 168 euro signs (3 bytes each, 504 bytes): the ERROR line has room for 160 and a bit of the
+    # 161st; it must stop before it, not inside it (found by fuzz_chat).
+    carol = irc_in(doors, "carol", "#lobby")
+    carol.send("QUIT :" + "\u20ac" * 168)
+    line = carol.read()
+    assert line == ("ERROR :Closing link: Quit: " + "\u20ac" * 160).encode(), line
+    line.decode("utf-8")  # whole characters only
+    carol.expect_closed()
+
+
 def test_line_users_leaving_seen_by_irc(doors):  # PROTOCOL.md §8.6
     alice, bob, dora = in_lobby(doors, "Alice", "Bob", "Dora")
     carol = irc_in(doors, "carol", "#lobby", [alice, bob, dora])
