@@ -79,6 +79,15 @@ static int say(struct node *n, const char *text)
     return nt_link_publish(n->link, &m);
 }
 
+/* Starts the test's redis-server and n's link to it as node, and waits until it is up. */
+static void linked_node(struct env *e, struct node *n, const char *node)
+{
+    server_start(&e->srv);
+    struct nt_redis_url u = url_of(e->srv.port);
+    n->link = nt_link_new(&e->loop, &u, node, 1 << 20, &cbs, n);
+    RUN_UNTIL(e, nt_link_is_up(n->link), 5000);
+}
+
 static void close_all(struct env *e, struct node *nodes, int n)
 {
     for (int i = 0; i < n; i++)
@@ -113,11 +122,8 @@ static void test_two_nodes_hear_each_other(void **state)
 static void test_redis_dies_and_comes_back(void **state)
 {
     struct env *e = *state;
-    server_start(&e->srv);
-    struct nt_redis_url u = url_of(e->srv.port);
     struct node a = {0};
-    a.link = nt_link_new(&e->loop, &u, "north", 1 << 20, &cbs, &a);
-    RUN_UNTIL(e, nt_link_is_up(a.link), 5000);
+    linked_node(e, &a, "north");
     server_kill(&e->srv);
     uint64_t t0 = now_ms();
     RUN_UNTIL(e, a.downs == 1, 5000); /* the issue: told within 5 s */
@@ -153,11 +159,8 @@ static void test_unreachable_at_start_then_up(void **state)
 static void test_redis_stopped_is_a_down_link(void **state)
 {
     struct env *e = *state;
-    server_start(&e->srv);
-    struct nt_redis_url u = url_of(e->srv.port);
     struct node a = {0};
-    a.link = nt_link_new(&e->loop, &u, "north", 1 << 20, &cbs, &a);
-    RUN_UNTIL(e, nt_link_is_up(a.link), 5000);
+    linked_node(e, &a, "north");
     kill(e->srv.pid, SIGSTOP);
     uint64_t t0 = now_ms();
     RUN_UNTIL(e, a.downs == 1, 6000); /* no heartbeat back for 3 s, seen within a beat */
