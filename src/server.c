@@ -149,10 +149,7 @@ static void on_connection(uv_stream_t *server, int status)
     enum nt_scheme scheme = l->la.scheme;
     bool is_irc = scheme == NT_SCHEME_IRC || scheme == NT_SCHEME_IRCS;
     bool is_web = scheme == NT_SCHEME_HTTP || scheme == NT_SCHEME_HTTPS;
-    struct nt_tls_ctx *tls =
-        scheme == NT_SCHEME_TLS || scheme == NT_SCHEME_IRCS || scheme == NT_SCHEME_HTTPS
-            ? srv->tls_ctx
-            : NULL;
+    struct nt_tls_ctx *tls = nt_config_scheme_is_tls(scheme) ? srv->tls_ctx : NULL;
     struct nt_conn *c = nt_conn_accept(&srv->net, server, tls);
     if (c == NULL)
         return;

@@ -551,21 +551,6 @@ static void goodbye(struct nt_member *m, const char *text, const char *reason,
 static const struct nt_member_ops member_ops = {.deliver = deliver, .goodbye = goodbye};
 
 /* The conn's goodbye hook: "ERROR :Closing link: WHY" (PROTOCOL.md §8.9). */
-/* The length of p[0..len) without an incomplete UTF-8 character at its end (a cut one). */
-static size_t utf8_whole(const char *p, size_t len)
-{
-    size_t i = len, back = 0;
-    while (i > 0 && back < 3 && ((unsigned char)p[i - 1] & 0xC0) == 0x80) {
-        i--;
-        back++;
-    }
-    if (i == 0)
-        return len;
-    unsigned char lead = (unsigned char)p[i - 1];
-    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    return back + 1 >= need ? len : i - 1;
-}
-
 static size_t goodbye_line(struct nt_conn *c, const char *text, const char *reason, char *out,
                            size_t cap)
 {
@@ -578,9 +563,17 @@ static size_t goodbye_line(struct nt_conn *c, const char *text, const char *reas
         snprintf(tmp, sizeof(tmp), "Quit: %s", parting);
         why = tmp;
     }
-    int n = snprintf(out, cap - 2, "ERROR :Closing link: %s", why);
-    size_t len = n < 0 ? 0 : ((size_t)n < cap - 3 ? (size_t)n : cap - 3);
-    len = utf8_whole(out, len); /* long parting words are cut between characters (§8.9) */
+    /* Formatted whole first, so a cut to cap can see the character it falls in (§8.9). */
+    char line[NT_CONN_GOODBYE_MAX + 32];
+    NT_ASSERT(cap <= NT_CONN_GOODBYE_MAX);
+    int n = snprintf(line, sizeof(line), "ERROR :Closing link: %s", why);
+    size_t len = n < 0 ? 0 : ((size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    if (len > cap - 3) {
+        len = cap - 3;
+        while (len > 0 && ((unsigned char)line[len] & 0xC0) == 0x80)
+            len--;
+    }
+    memcpy(out, line, len);
     out[len++] = '\r';
     out[len++] = '\n';
     return len;

@@ -396,8 +396,9 @@ void nt_line_door_open(struct nt_line_door *door, struct nt_conn *c)
     s->conn = c;
     s->is_echo = door->cfg->echo;
     nt_member_init(&s->member, &member_ops, c->id, c->peer, c->ip);
-    s->fmt = nt_conn_framing(c) != 0 ? door->ws_fmt : door->fmt;
-    if (nt_conn_framing(c) != 0)
+    bool is_ws = nt_conn_framing(c) != 0;
+    s->fmt = is_ws ? door->ws_fmt : door->fmt;
+    if (is_ws)
         s->member.door = "line over WebSocket";
     /* Chat mode strips telnet commands; echo mode returns the bytes untouched (§5.2). */
     nt_framer_init(&s->framer, door->cfg->max_line, !s->is_echo);

@@ -760,10 +760,9 @@ int nt_config_parse(struct nt_config *c, int argc, char *const argv[], FILE *err
             errors++;
     }
     if (nt_config_has_tls(c) && (c->tls_cert_file == NULL || c->tls_key_file == NULL)) {
-        enum nt_scheme sc = NT_SCHEME_TLS;
+        enum nt_scheme sc = NT_SCHEME_TLS; /* the first TLS listener's, for the message */
         for (size_t i = c->n_listen; i-- > 0;) {
-            if (c->listen[i].scheme == NT_SCHEME_TLS || c->listen[i].scheme == NT_SCHEME_IRCS ||
-                c->listen[i].scheme == NT_SCHEME_HTTPS)
+            if (nt_config_scheme_is_tls(c->listen[i].scheme))
                 sc = c->listen[i].scheme;
         }
         fprintf(err, "natter: --listen %s://: needs --tls-cert FILE and --tls-key FILE\n",
@@ -795,11 +794,15 @@ const char *nt_config_scheme_name(enum nt_scheme scheme)
     }
 }
 
+bool nt_config_scheme_is_tls(enum nt_scheme scheme)
+{
+    return scheme == NT_SCHEME_TLS || scheme == NT_SCHEME_IRCS || scheme == NT_SCHEME_HTTPS;
+}
+
 bool nt_config_has_tls(const struct nt_config *c)
 {
     for (size_t i = 0; i < c->n_listen; i++) {
-        enum nt_scheme sc = c->listen[i].scheme;
-        if (sc == NT_SCHEME_TLS || sc == NT_SCHEME_IRCS || sc == NT_SCHEME_HTTPS)
+        if (nt_config_scheme_is_tls(c->listen[i].scheme))
             return true;
     }
     return false;

@@ -127,6 +127,9 @@ int nt_config_origin_normalize(const char *s, size_t len, char *out, size_t cap)
 /* The scheme's name as written in --listen: "tcp", "tls", "irc", "ircs", "http", "https". */
 const char *nt_config_scheme_name(enum nt_scheme scheme);
 
+/* Whether scheme is over TLS: tls://, ircs://, https://. */
+bool nt_config_scheme_is_tls(enum nt_scheme scheme);
+
 /* Whether any listener of c needs TLS (and so --tls-cert and --tls-key). */
 bool nt_config_has_tls(const struct nt_config *c);
 

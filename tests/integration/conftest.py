@@ -219,10 +219,18 @@ class Client:
         finally:
             self.sock.settimeout(None)
         if data:
-            self.buf += data
+            self._take(data)
         else:
             self.eof = True
+            self._at_eof()
         return True
+
+    def _take(self, data):
+        """What a read brought: lines for read_line (a subclass may decode them first)."""
+        self.buf += data
+
+    def _at_eof(self):
+        """The peer closed (a subclass may check what was left)."""
 
     def read_line(self, timeout=None):
         """Returns one line including its LF; fails on timeout or close."""

@@ -26,7 +26,6 @@ import hashlib
 import os
 import re
 import socket
-import ssl
 import struct
 import subprocess
 import time
@@ -361,33 +360,13 @@ class WsClient(Client):
                     self.close_frame = f
                 self.controls.append(f)
 
-    def _fill(self, deadline):
-        """Reads once from the socket and decodes every whole frame; the TCP end sets eof."""
-        if self.eof:
-            return True
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        self.sock.settimeout(remaining)
-        try:
-            data = self.sock.recv(1 << 16)
-        except socket.timeout:
-            return False
-        except ConnectionResetError:
-            self.eof = self.reset = True
-            return True
-        except ssl.SSLError as e:
-            self.eof, self.tls_error = True, e
-            return True
-        finally:
-            self.sock.settimeout(None)
-        if data:
-            self.raw += data
-            self._decode()
-        else:
-            self.eof = True
-            assert not self.raw, f"{self.label}: closed inside a frame: {bytes(self.raw)!r}"
-        return True
+    def _take(self, data):
+        """Bytes read are frames: every whole one is decoded (conftest's Client._fill reads)."""
+        self.raw += data
+        self._decode()
+
+    def _at_eof(self):
+        assert not self.raw, f"{self.label}: closed inside a frame: {bytes(self.raw)!r}"
 
     # -- sending
 
