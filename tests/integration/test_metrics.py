@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from chat_helpers import join_from, notice, unknown
+from chat_helpers import barrier, join_from, notice, unknown
 from conftest import PROMPT, WAIT, scaled
 from irc_helpers import Irc, from_
 from web_helpers import (DOORS, WEB, WEB_TLS, Metrics, WebDoors, connect_from, get,
@@ -235,6 +235,9 @@ def test_slow_consumer_is_counted(start_web):  # PROTOCOL.md §4.3, §9.4
     server.wait_log(rb"peer=127\.0\.0\.1:%d name=Slow left: (slow|stalled)$" % slow.local_port,
                     timeout=scaled(5) + WAIT)
     alice.expect_line(notice("Slow has left the chat"))
+    # Alice's lines are handled in order: the reply to a command after them means all of them
+    # were (the cut can come while most are still unread, on a slow build).
+    barrier(alice, timeout=scaled(10) + WAIT)
     m1 = scrape(server)
     cut = sum(delta(m1, m0, "natter_slow_consumers_total", reason=r)
               for r in ("output", "stalled", "memory"))
