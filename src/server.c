@@ -536,6 +536,27 @@ static void take_systemd_sockets(const struct nt_config *cfg, int *fd_of)
     }
 }
 
+/* --node-name, or HOST-PID with what --node-name would refuse left out. */
+static void node_name(const struct nt_config *cfg, char out[NT_NODE_NAME_MAX + 1])
+{
+    if (cfg->node_name != NULL) {
+        snprintf(out, NT_NODE_NAME_MAX + 1, "%s", cfg->node_name);
+        return;
+    }
+    char host[256] = "natter";
+    if (gethostname(host, sizeof(host) - 1) != 0)
+        snprintf(host, sizeof(host), "natter");
+    host[sizeof(host) - 1] = '\0';
+    char pid[24];
+    int pl = snprintf(pid, sizeof(pid), "-%ld", (long)getpid());
+    size_t n = 0;
+    for (const char *p = host; *p != '\0' && n + (size_t)pl < NT_NODE_NAME_MAX; p++) {
+        if (strchr(NT_NODE_NAME_CHARS, *p) != NULL)
+            out[n++] = *p;
+    }
+    memcpy(out + n, pid, (size_t)pl + 1);
+}
+
 int nt_server_start(struct nt_server *srv)
 {
     const struct nt_config *cfg = srv->cfg;
@@ -552,6 +573,10 @@ int nt_server_start(struct nt_server *srv)
             }
             return rc;
         }
+    }
+    if (cfg->redis_url != NULL) {
+        node_name(cfg, srv->node_name);
+        srv->cluster = nt_cluster_new(srv->loop, &srv->chat, cfg, srv->node_name);
     }
     /* systemd: ready once every listener is bound; the watchdog from now on. */
     char status[64];
@@ -725,12 +750,21 @@ static void on_shutdown_timer(uv_timer_t *timer)
     close_all(NT_CONTAINER_OF(timer, struct nt_server, shutdown_timer));
 }
 
+/* The other nodes are told this one goes (its users leave there), and the link closes. */
+static void close_cluster(struct nt_server *srv)
+{
+    if (srv->cluster != NULL)
+        nt_cluster_close(srv->cluster);
+    srv->cluster = NULL;
+}
+
 void nt_server_shutdown(struct nt_server *srv)
 {
     if (srv->is_shutting_down)
         return;
     srv->is_shutting_down = true;
     notify("STOPPING=1");
+    close_cluster(srv);
     nt_chat_shutdown(&srv->chat);
     close_listeners(srv);
     for (struct nt_list *node = srv->net.conns.next; node != &srv->net.conns; node = node->next) {
@@ -748,6 +782,7 @@ void nt_server_shutdown(struct nt_server *srv)
 void nt_server_stop(struct nt_server *srv)
 {
     srv->is_shutting_down = true;
+    close_cluster(srv);
     nt_chat_shutdown(&srv->chat);
     close_all(srv);
     close_server_handles(srv);

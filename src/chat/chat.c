@@ -69,7 +69,8 @@ void nt_member_fini(struct nt_member *m)
     free(m->parting);
     free(m->drop_goodbye);
     free(m->away);
-    m->name = m->parting = m->drop_goodbye = m->away = NULL;
+    free(m->claim_name);
+    m->name = m->parting = m->drop_goodbye = m->away = m->claim_name = NULL;
 }
 
 void nt_chat_init(struct nt_chat *chat, const struct nt_config *cfg)
@@ -80,6 +81,7 @@ void nt_chat_init(struct nt_chat *chat, const struct nt_config *cfg)
     nt_names_init(&chat->names);
     nt_list_init(&chat->drops);
     nt_list_init(&chat->members);
+    nt_list_init(&chat->claims);
     chat->scratch = nt_xmalloc(NT_TEXT_SANITIZED_MAX(cfg->max_line));
 }
 
@@ -118,6 +120,85 @@ static struct nt_event *event(struct nt_chat *chat, enum nt_event_kind kind,
         }
     }
     return nt_event_new(kind, ++chat->next_event_id, &f);
+}
+
+/* Tells the other nodes about ev, done by m, if m is local: ev NULL says m is here (it took its
+ * name, IRC users in no room too). */
+static void publish(struct nt_chat *chat, const struct nt_event *ev, const struct nt_member *m)
+{
+    if (chat->cluster != NULL && m->node == NULL && !chat->is_shutting_down)
+        chat->cluster->publish(chat->cluster->ctx, ev, m);
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* --- names asked of the other nodes (door/cluster.c) ------------------------------------------ */
+
+static void claim_clear(struct nt_member *m)
+{
+    if (m->claim_state == NT_CLAIM_NONE)
+        return;
+    nt_list_remove(&m->wait_link);
+    free(m->claim_name);
+    m->claim_name = NULL;
+    m->claim_len = 0;
+    m->claim_state = NT_CLAIM_NONE;
+}
+
+/* m gives up the name it asked for: the cluster forgets it unless a member here holds it. */
+static void abandon(struct nt_chat *chat, struct nt_member *m)
+{
+    if (m->claim_state == NT_CLAIM_PENDING || m->claim_state == NT_CLAIM_GRANTED) {
+        if (nt_names_find(&chat->names, m->claim_name, m->claim_len) == NULL)
+            chat->cluster->release(chat->cluster->ctx, m, m->claim_name, m->claim_len);
+    }
+    claim_clear(m);
+}
+
+enum gate { GATE_OK, GATE_PENDING, GATE_TAKEN };
+
+/* Whether local m may take name (free here) as far as the other nodes go. */
+static enum gate gate(struct nt_chat *chat, struct nt_member *m, const char *name, size_t len)
+{
+    if (chat->cluster == NULL || m->node != NULL)
+        return GATE_OK;
+    if (m->claim_state != NT_CLAIM_NONE && m->claim_len == len &&
+        memcmp(m->claim_name, name, len) == 0) {
+        enum nt_claim_state state = m->claim_state;
+        if (state == NT_CLAIM_PENDING)
+            return GATE_PENDING;
+        claim_clear(m);
+        return state == NT_CLAIM_GRANTED ? GATE_OK : GATE_TAKEN;
+    }
+    abandon(chat, m);
+    if (!chat->cluster->claim(chat->cluster->ctx, m, name, len))
+        return GATE_OK;
+    m->claim_state = NT_CLAIM_PENDING;
+    m->claim_name = nt_xstrndup(name, len);
+    m->claim_len = len;
+    nt_list_append(&chat->claims, &m->wait_link);
+    return GATE_PENDING;
+}
+
+bool nt_chat_claimed(struct nt_chat *chat, uint64_t id, const char *name, size_t len,
+                     bool granted)
+{
+    for (struct nt_list *node = chat->claims.next; node != &chat->claims; node = node->next) {
+        struct nt_member *m = NT_CONTAINER_OF(node, struct nt_member, wait_link);
+        if (m->id != id || m->claim_state != NT_CLAIM_PENDING || m->claim_len != len ||
+            memcmp(m->claim_name, name, len) != 0)
+            continue;
+        m->claim_state = granted ? NT_CLAIM_GRANTED : NT_CLAIM_DENIED;
+        if (m->ops->resume != NULL)
+            m->ops->resume(m);
+        return true;
+    }
+    return false;
 }
 
 /* Marks m to be dropped at the safe point (a delivery to it failed, or a command asked). */
@@ -188,13 +269,16 @@ __attribute__((format(printf, 3, 4))) static void reply(struct nt_chat *chat, st
 /* --- joining, leaving and the safe point ---------------------------------------------------- */
 
 /* Takes m out of the chat now: announced with ev (or a plain leave event) unless shutting down. */
-static void leave_now(struct nt_chat *chat, struct nt_member *m, const char *reason,
-                      struct nt_event *ev)
+static void leave_told(struct nt_chat *chat, struct nt_member *m, const char *reason,
+                       struct nt_event *ev, bool is_told)
 {
-    NT_INFO("conn=%llu peer=%s name=%s left: %s", (unsigned long long)m->id, m->peer, m->name,
-            reason);
+    if (m->node != NULL)
+        NT_INFO("cluster: %s of %s left: %s", m->name, m->node, reason);
+    else
+        NT_INFO("conn=%llu peer=%s name=%s left: %s", (unsigned long long)m->id, m->peer, m->name,
+                reason);
     m->state = NT_MEMBER_LEFT; /* skipped by the broadcast of its own leave */
-    if (!chat->is_shutting_down) {
+    if (!chat->is_shutting_down && is_told) {
         if (ev == NULL) {
             struct nt_event_fields f = {.reason = reason};
             if (m->parting != NULL) {
@@ -202,6 +286,7 @@ static void leave_now(struct nt_chat *chat, struct nt_member *m, const char *rea
                 f.text_len = strlen(m->parting);
             }
             ev = event(chat, NT_EV_LEAVE, m, &f);
+            publish(chat, ev, m);
         }
         nt_hub_broadcast_shared(&chat->hub, m, ev, m, on_full, chat);
     }
@@ -209,9 +294,17 @@ static void leave_now(struct nt_chat *chat, struct nt_member *m, const char *rea
         nt_event_unref(ev);
     nt_hub_leave(&chat->hub, m);
     nt_names_remove(&chat->names, m->name, m->name_len);
+    if (chat->cluster != NULL && m->node == NULL)
+        chat->cluster->release(chat->cluster->ctx, m, m->name, m->name_len);
     nt_list_remove(&m->all_link);
     if (m->is_oper)
         chat->n_opers--;
+}
+
+static void leave_now(struct nt_chat *chat, struct nt_member *m, const char *reason,
+                      struct nt_event *ev)
+{
+    leave_told(chat, m, reason, ev, true);
 }
 
 /* The safe point: drops every marked member, in order; their leaves may mark more. */
@@ -266,6 +359,7 @@ static void enter_room(struct nt_chat *chat, struct nt_member *m, const char *na
 {
     struct nt_room *room = nt_hub_enter(&chat->hub, m, name, len);
     struct nt_event *ev = event(chat, is_first ? NT_EV_JOIN : NT_EV_ENTER, m, NULL);
+    publish(chat, ev, m);
     broadcast(chat, room, ev, m); /* §2.6 */
     nt_event_unref(ev);
     struct sbuf b = {0};
@@ -291,13 +385,24 @@ static enum nt_chat_join_result claim(struct nt_chat *chat, struct nt_member *m,
     *check = nt_names_check(name, len);
     if (*check != NT_NAME_OK)
         return NT_CHAT_NAME_INVALID;
-    if (nt_names_add(&chat->names, name, len, m) == -EEXIST)
+    if (nt_names_find(&chat->names, name, len) != NULL)
         return NT_CHAT_NAME_TAKEN;
+    switch (gate(chat, m, name, len)) {
+    case GATE_PENDING:
+        return NT_CHAT_NAME_PENDING;
+    case GATE_TAKEN:
+        return NT_CHAT_NAME_TAKEN;
+    case GATE_OK:
+        break;
+    }
+    nt_names_add(&chat->names, name, len, m);
     m->name = nt_xstrndup(name, len);
     m->name_len = len;
     m->state = NT_MEMBER_IN;
+    m->claimed_ms = wall_ms();
     nt_list_append(&chat->members, &m->all_link);
     NT_INFO("conn=%llu peer=%s joined as %s", (unsigned long long)m->id, m->peer, m->name);
+    publish(chat, NULL, m);
     return NT_CHAT_JOINED;
 }
 
@@ -321,6 +426,8 @@ enum nt_chat_join_result nt_chat_register(struct nt_chat *chat, struct nt_member
 
 void nt_chat_leave(struct nt_chat *chat, struct nt_member *m, const char *reason)
 {
+    if (m->claim_state != NT_CLAIM_NONE)
+        abandon(chat, m);
     if (m->state == NT_MEMBER_OUT || m->state == NT_MEMBER_LEFT)
         return;
     enter(chat);
@@ -395,6 +502,7 @@ static void say(struct nt_chat *chat, struct nt_member *m, enum nt_event_kind ki
     chat->lines_received++;
     struct nt_event_fields f = {.text = text, .text_len = n};
     struct nt_event *ev = event(chat, kind, m, &f);
+    publish(chat, ev, m);
     nt_hub_remember(&chat->hub, m->room, ev);
     broadcast(chat, m->room, ev, m);
     nt_event_unref(ev);
@@ -416,8 +524,21 @@ static void cmd_help(struct nt_chat *chat, struct nt_member *m)
         reply(chat, m, "%s - %s", table[i].usage, table[i].help);
 }
 
+/* A member's name, and in a cluster (with_node) its node: "Alice (north)". */
+static void add_name(const struct nt_chat *chat, struct sbuf *b, const struct nt_member *o,
+                     bool with_node)
+{
+    sb_add(b, o->name, o->name_len);
+    if (with_node && chat->cluster != NULL) {
+        sb_str(b, " (");
+        sb_str(b, o->node != NULL ? o->node : chat->cluster->node);
+        sb_str(b, ")");
+    }
+}
+
 /* "NAME, NAME, ... and N more" of room's members. */
-static void list_members(struct sbuf *b, const struct nt_room *room)
+static void list_members(const struct nt_chat *chat, struct sbuf *b, const struct nt_room *room,
+                         bool with_node)
 {
     size_t i = 0;
     for (const struct nt_list *node = room->members.next; node != &room->members;
@@ -429,7 +550,7 @@ static void list_members(struct sbuf *b, const struct nt_room *room)
         const struct nt_member *o = NT_CONTAINER_OF_CONST(node, struct nt_seat, room_link)->member;
         if (i > 0)
             sb_str(b, ", ");
-        sb_add(b, o->name, o->name_len);
+        add_name(chat, b, o, with_node);
     }
 }
 
@@ -454,7 +575,7 @@ static void who_line(struct nt_chat *chat, struct nt_member *m, const struct nt_
 {
     struct sbuf b = {0};
     sb_printf(&b, "%s (%zu): ", room->name, room->count);
-    list_members(&b, room);
+    list_members(chat, &b, room, true);
     send_notice(chat, m, &b);
 }
 
@@ -464,7 +585,7 @@ static void cmd_who(struct nt_chat *chat, struct nt_member *m, const char *arg, 
     if (len == 0) {
         struct sbuf b = {0};
         sb_printf(&b, "%zu in %s: ", m->room->count, m->room->name);
-        list_members(&b, m->room);
+        list_members(chat, &b, m->room, false);
         send_notice(chat, m, &b);
         return;
     }
@@ -486,7 +607,7 @@ static void cmd_who(struct nt_chat *chat, struct nt_member *m, const char *arg, 
             continue;
         if (n < NT_CHAT_LIST_MAX) {
             sb_str(&b, n > 0 ? ", " : "");
-            sb_add(&b, o->name, o->name_len);
+            add_name(chat, &b, o, true);
         }
         n++;
     }
@@ -538,10 +659,17 @@ static void rename_to(struct nt_chat *chat, struct nt_member *m, const char *nam
 {
     struct nt_event_fields f = {.target = name, .target_len = len};
     struct nt_event *ev = event(chat, NT_EV_RENAME, m, &f); /* actor: the old name */
+    publish(chat, ev, m);
+    bool is_other = nt_names_find(&chat->names, name, len) != m; /* not a change of case */
     nt_names_remove(&chat->names, m->name, m->name_len);
     nt_names_add(&chat->names, name, len, m);
-    NT_INFO("conn=%llu peer=%s renamed %s to %.*s", (unsigned long long)m->id, m->peer, m->name,
-            (int)len, name);
+    if (m->node != NULL)
+        NT_INFO("cluster: %s of %s renamed to %.*s", m->name, m->node, (int)len, name);
+    else
+        NT_INFO("conn=%llu peer=%s renamed %s to %.*s", (unsigned long long)m->id, m->peer,
+                m->name, (int)len, name);
+    if (chat->cluster != NULL && m->node == NULL && is_other)
+        chat->cluster->release(chat->cluster->ctx, m, m->name, m->name_len);
     free(m->name);
     m->name = nt_xstrndup(name, len);
     m->name_len = len;
@@ -562,6 +690,16 @@ static enum nt_chat_result try_rename(struct nt_chat *chat, struct nt_member *m,
         return NT_CHAT_TAKEN;
     if (len == m->name_len && memcmp(name, m->name, len) == 0)
         return NT_CHAT_SAME;
+    if (owner == NULL) { /* a new name, not m's own in another case */
+        switch (gate(chat, m, name, len)) {
+        case GATE_PENDING:
+            return NT_CHAT_PENDING;
+        case GATE_TAKEN:
+            return NT_CHAT_TAKEN;
+        case GATE_OK:
+            break;
+        }
+    }
     rename_to(chat, m, name, len);
     return NT_CHAT_OK;
 }
@@ -600,6 +738,8 @@ static void tell(struct nt_chat *chat, struct nt_member *m, struct nt_member *ta
                                 .tags = tags,
                                 .tags_len = tags_len};
     struct nt_event *ev = event(chat, kind, m, &f);
+    if (target->node != NULL)
+        publish(chat, ev, m);
     deliver(chat, target, ev);
     if ((m->flags & NT_MEMBER_ECHO) && target != m)
         deliver(chat, m, ev);
@@ -635,6 +775,7 @@ static void cmd_join(struct nt_chat *chat, struct nt_member *m, const char *arg,
     char *to_name = to ? nt_xstrndup(to->name, to->name_len) : nt_xstrndup(arg, len);
     struct nt_event_fields f = {.target = to_name, .target_len = strlen(to_name)};
     struct nt_event *ev = event(chat, NT_EV_PART, m, &f);
+    publish(chat, ev, m);
     broadcast(chat, m->room, ev, m); /* §7.6 */
     nt_event_unref(ev);
     nt_hub_leave_room(&chat->hub, m, m->room);
@@ -708,6 +849,7 @@ static void kick(struct nt_chat *chat, struct nt_member *m, struct nt_member *ta
                                 .room = target->room ? target->room->name : NULL,
                                 .room_len = target->room ? target->room->name_len : 0};
     struct nt_event *ev = event(chat, kind, m, &f);
+    publish(chat, ev, m);
     struct sbuf b = {0};
     sb_printf(&b, " was %s by %s", verb, m->name);
     if (why_len > 0) {
@@ -748,7 +890,8 @@ static void cmd_kick(struct nt_chat *chat, struct nt_member *m, enum nt_command_
         return;
     }
     if (id == NT_CMD_BAN) {
-        nt_chat_ban(chat, target->ip);
+        if (target->node == NULL) /* a user of another node: its node bans its address */
+            nt_chat_ban(chat, target->ip);
         NT_INFO("conn=%llu peer=%s name=%s banned %s", (unsigned long long)m->id, m->peer, m->name,
                 target->ip);
         kick(chat, m, target, NT_EV_BAN, "", 0, "banned");
@@ -798,6 +941,7 @@ static void wall(struct nt_chat *chat, struct nt_member *m, const char *text, si
 {
     struct nt_event_fields f = {.text = text, .text_len = len};
     struct nt_event *ev = event(chat, NT_EV_WALL, m, &f);
+    publish(chat, ev, m);
     for (struct nt_list *node = chat->members.next; node != &chat->members; node = node->next)
         deliver(chat, NT_CONTAINER_OF(node, struct nt_member, all_link), ev);
     nt_event_unref(ev);
@@ -829,6 +973,7 @@ static void set_topic(struct nt_chat *chat, struct nt_member *m, struct nt_room 
     struct nt_event_fields f = {
         .room = room->name, .room_len = room->name_len, .text = text, .text_len = len};
     struct nt_event *ev = event(chat, NT_EV_TOPIC, m, &f);
+    publish(chat, ev, m);
     broadcast(chat, room, ev, NULL);
     nt_event_unref(ev);
 }
@@ -981,6 +1126,7 @@ enum nt_chat_result nt_chat_enter(struct nt_chat *chat, struct nt_member *m, con
     bool is_lobby = nt_hub_find(&chat->hub, NT_LOBBY, strlen(NT_LOBBY)) == r;
     struct nt_event_fields f = {.room = r->name, .room_len = r->name_len};
     struct nt_event *ev = event(chat, is_lobby ? NT_EV_JOIN : NT_EV_ENTER, m, &f);
+    publish(chat, ev, m);
     broadcast(chat, r, ev, (m->flags & NT_MEMBER_SEES_OWN) ? NULL : m);
     nt_event_unref(ev);
     *room = r;
@@ -1009,6 +1155,7 @@ enum nt_chat_result nt_chat_part(struct nt_chat *chat, struct nt_member *m, cons
     struct nt_event_fields f = {
         .room = room->name, .room_len = room->name_len, .text = words, .text_len = words_len};
     struct nt_event *ev = event(chat, NT_EV_PART, m, &f);
+    publish(chat, ev, m);
     broadcast(chat, room, ev, (m->flags & NT_MEMBER_SEES_OWN) ? NULL : m);
     nt_event_unref(ev);
     /* Leaving a room is no delivery: the room may go now (nobody walks it). */
@@ -1041,6 +1188,7 @@ enum nt_chat_result nt_chat_say(struct nt_chat *chat, struct nt_member *m, const
                                 .tags = tags,
                                 .tags_len = tags_len};
     struct nt_event *ev = event(chat, kind, m, &f);
+    publish(chat, ev, m);
     if (is_chat)
         nt_hub_remember(&chat->hub, room, ev);
     broadcast(chat, room, ev, m);
@@ -1112,6 +1260,7 @@ void nt_chat_away(struct nt_chat *chat, struct nt_member *m, const char *text, s
     enter(chat);
     struct nt_event_fields f = {.text = text, .text_len = len};
     struct nt_event *ev = event(chat, NT_EV_AWAY, m, &f);
+    publish(chat, ev, m);
     nt_hub_broadcast_shared(&chat->hub, m, ev, m, on_full, chat);
     nt_event_unref(ev);
     done(chat);
@@ -1157,4 +1306,233 @@ void nt_chat_quit(struct nt_chat *chat, struct nt_member *m, const char *words, 
     enter(chat);
     quit(chat, m, words, len);
     done(chat);
+}
+
+/* --- the calls of the cluster -------------------------------------------------------------- */
+
+enum nt_chat_join_result nt_chat_ghost_add(struct nt_chat *chat, struct nt_member *g,
+                                           const char *name, size_t len, uint64_t claimed_ms)
+{
+    NT_ASSERT(g->node != NULL && g->state == NT_MEMBER_OUT);
+    if (nt_names_check(name, len) != NT_NAME_OK)
+        return NT_CHAT_NAME_INVALID;
+    if (nt_names_add(&chat->names, name, len, g) != 0)
+        return NT_CHAT_NAME_TAKEN;
+    g->name = nt_xstrndup(name, len);
+    g->name_len = len;
+    g->state = NT_MEMBER_IN;
+    g->claimed_ms = claimed_ms;
+    nt_list_append(&chat->members, &g->all_link);
+    NT_DEBUG("cluster: %s of %s is here", g->name, g->node);
+    return NT_CHAT_JOINED;
+}
+
+/* ghost g's seat in the room called name, taken if g is not in it yet (no event: the caller's
+ * event says what happened); NULL for a name no room may have. */
+static struct nt_room *ghost_seat(struct nt_chat *chat, struct nt_member *g, const char *name,
+                                  size_t len)
+{
+    if (nt_names_check(name, len) != NT_NAME_OK)
+        return NULL;
+    struct nt_room *room = nt_hub_find(&chat->hub, name, len);
+    if (room != NULL && nt_hub_seat(g, room) != NULL)
+        return room;
+    if (room == NULL && g->n_seats >= NT_CHAT_MAX_ROOMS)
+        return NULL;
+    return nt_hub_enter(&chat->hub, g, name, len);
+}
+
+/* The event f describes, by ghost g, stamped with when it happened on its node. */
+static struct nt_event *ghost_event(struct nt_chat *chat, struct nt_member *g,
+                                    enum nt_event_kind kind, const struct nt_event_fields *f,
+                                    uint64_t time_ms)
+{
+    struct nt_event_fields ff = *f;
+    ff.actor = g->name;
+    ff.actor_len = g->name_len;
+    ff.actor_id = g->id;
+    struct nt_event *ev = nt_event_new(kind, ++chat->next_event_id, &ff);
+    if (time_ms != 0)
+        ev->time_ms = time_ms;
+    return ev;
+}
+
+static void apply(struct nt_chat *chat, struct nt_member *g, enum nt_event_kind kind,
+                  const struct nt_event_fields *f, uint64_t time_ms)
+{
+    struct nt_room *room = NULL;
+    struct nt_member *t = f->target_len > 0 ? nt_names_find(&chat->names, f->target, f->target_len)
+                                            : NULL;
+    bool to_room = f->room_len > 0;
+    switch (kind) {
+    case NT_EV_SAY:
+    case NT_EV_ACTION:
+    case NT_EV_NOTE:
+    case NT_EV_TAGMSG:
+        if (kind == NT_EV_TAGMSG && !to_room)
+            goto private;
+        if ((room = ghost_seat(chat, g, f->room, f->room_len)) == NULL)
+            return;
+        break;
+    case NT_EV_PRIVATE:
+    case NT_EV_PRIVATE_ACTION:
+    case NT_EV_PRIVATE_NOTE:
+    private:
+        if (t == NULL || t->node != NULL || t->state != NT_MEMBER_IN)
+            return; /* not here: its own node has it, or it is gone */
+        break;
+    case NT_EV_JOIN:
+    case NT_EV_ENTER:
+        room = nt_names_check(f->room, f->room_len) == NT_NAME_OK
+                   ? nt_hub_find(&chat->hub, f->room, f->room_len)
+                   : NULL;
+        if (room != NULL && nt_hub_seat(g, room) != NULL)
+            return; /* known already (a snapshot came first) */
+        if ((room = ghost_seat(chat, g, f->room, f->room_len)) == NULL)
+            return;
+        break;
+    case NT_EV_PART:
+    case NT_EV_TOPIC:
+        room = nt_hub_find(&chat->hub, f->room, f->room_len);
+        if (room == NULL || nt_hub_seat(g, room) == NULL)
+            return;
+        break;
+    case NT_EV_RENAME:
+        if (nt_names_check(f->target, f->target_len) != NT_NAME_OK || (t != NULL && t != g))
+            return; /* a clash: the cluster settles it before (door/cluster.c) */
+        break;
+    case NT_EV_KICK:
+    case NT_EV_BAN:
+        if (t == NULL || t->state != NT_MEMBER_IN)
+            return;
+        break;
+    case NT_EV_LEAVE:
+    case NT_EV_AWAY:
+    case NT_EV_WALL:
+        break;
+    default:
+        return; /* NOTICE: a node's replies stay on it */
+    }
+    if (kind == NT_EV_RENAME) {
+        rename_to(chat, g, f->target, f->target_len);
+        return;
+    }
+    if (kind == NT_EV_KICK || kind == NT_EV_BAN) {
+        if (kind == NT_EV_BAN && t->node == NULL)
+            nt_chat_ban(chat, t->ip);
+        kick(chat, g, t, kind, f->text, f->text_len, kind == NT_EV_BAN ? "banned" : "kicked");
+        return;
+    }
+    struct nt_event *ev = ghost_event(chat, g, kind, f, time_ms);
+    switch (kind) {
+    case NT_EV_SAY:
+    case NT_EV_ACTION:
+        nt_hub_remember(&chat->hub, room, ev);
+        broadcast(chat, room, ev, g);
+        break;
+    case NT_EV_NOTE:
+    case NT_EV_JOIN:
+    case NT_EV_ENTER:
+        broadcast(chat, room, ev, g);
+        break;
+    case NT_EV_TAGMSG:
+        if (to_room)
+            broadcast(chat, room, ev, g);
+        else
+            deliver(chat, t, ev);
+        break;
+    case NT_EV_PRIVATE:
+    case NT_EV_PRIVATE_ACTION:
+    case NT_EV_PRIVATE_NOTE:
+        deliver(chat, t, ev);
+        break;
+    case NT_EV_PART:
+        broadcast(chat, room, ev, g);
+        nt_hub_leave_room(&chat->hub, g, room);
+        break;
+    case NT_EV_TOPIC:
+        nt_hub_set_topic(room, f->text, f->text_len, g->name, ev->time_ms / 1000);
+        broadcast(chat, room, ev, g);
+        break;
+    case NT_EV_AWAY:
+        free(g->away);
+        g->away = f->text_len > 0 ? nt_xstrndup(f->text, f->text_len) : NULL;
+        nt_hub_broadcast_shared(&chat->hub, g, ev, g, on_full, chat);
+        break;
+    case NT_EV_WALL:
+        for (struct nt_list *node = chat->members.next; node != &chat->members;
+             node = node->next) {
+            struct nt_member *o = NT_CONTAINER_OF(node, struct nt_member, all_link);
+            if (o->node == NULL)
+                deliver(chat, o, ev);
+        }
+        break;
+    case NT_EV_LEAVE:
+        leave_told(chat, g, f->reason != NULL ? f->reason : "left", nt_event_ref(ev), true);
+        break;
+    default:
+        break;
+    }
+    nt_event_unref(ev);
+}
+
+void nt_chat_apply(struct nt_chat *chat, struct nt_member *g, enum nt_event_kind kind,
+                   const struct nt_event_fields *f, uint64_t time_ms)
+{
+    NT_ASSERT(g->node != NULL);
+    if (g->state != NT_MEMBER_IN)
+        return;
+    enter(chat);
+    apply(chat, g, kind, f, time_ms);
+    done(chat);
+}
+
+void nt_chat_ghost_leave(struct nt_chat *chat, struct nt_member *g, const char *reason,
+                         bool is_told)
+{
+    NT_ASSERT(g->node != NULL);
+    if (g->state == NT_MEMBER_DROPPING) {
+        nt_list_remove(&g->drop_link);
+        if (g->drop_ev != NULL)
+            nt_event_unref(g->drop_ev);
+        g->drop_ev = NULL;
+        free(g->drop_goodbye);
+        g->drop_goodbye = NULL;
+        g->state = NT_MEMBER_IN;
+    }
+    if (g->state != NT_MEMBER_IN)
+        return;
+    enter(chat);
+    leave_told(chat, g, reason, NULL, is_told);
+    done(chat);
+}
+
+void nt_chat_force_rename(struct nt_chat *chat, struct nt_member *m, const char *name, size_t len,
+                          const char *text)
+{
+    if (m->state != NT_MEMBER_IN || nt_names_find(&chat->names, name, len) != NULL)
+        return;
+    enter(chat);
+    rename_to(chat, m, name, len);
+    m->claimed_ms = wall_ms();
+    reply(chat, m, "%s", text);
+    done(chat);
+}
+
+void nt_chat_notice_all(struct nt_chat *chat, const char *text)
+{
+    enter(chat);
+    for (struct nt_list *node = chat->members.next; node != &chat->members; node = node->next) {
+        struct nt_member *m = NT_CONTAINER_OF(node, struct nt_member, all_link);
+        if (m->node == NULL)
+            reply(chat, m, "%s", text);
+    }
+    done(chat);
+}
+
+void nt_chat_ghost_seat(struct nt_chat *chat, struct nt_member *g, const char *name, size_t len)
+{
+    NT_ASSERT(g->node != NULL);
+    if (g->state == NT_MEMBER_IN)
+        ghost_seat(chat, g, name, len);
 }

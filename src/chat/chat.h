@@ -19,6 +19,24 @@
 #define NT_CHAT_LIST_MAX 100
 
 /*
+ * The other nodes, as the core sees them (door/cluster.c implements it; a single node has none).
+ * Users of other nodes are ghosts: members with m->node set whose deliver does nothing, so names,
+ * rooms, counts and lists are the cluster's. Every hook is called for local members only.
+ */
+struct nt_chat_cluster {
+    /* Local m wants name (free on this node): returns true when the cluster asked for it (m is
+     * PENDING; the answer comes through nt_chat_claimed()), false when m may take it at once
+     * (the other nodes are unreachable). */
+    bool (*claim)(void *ctx, const struct nt_member *m, const char *name, size_t len);
+    /* Local m no longer holds or wants name (it left, renamed, or gave up waiting). */
+    void (*release)(void *ctx, const struct nt_member *m, const char *name, size_t len);
+    /* ev happened and the other nodes need it: m (local) did it. */
+    void (*publish)(void *ctx, const struct nt_event *ev, const struct nt_member *m);
+    const char *node; /* this node's --node-name (/who * shows it) */
+    void *ctx;
+};
+
+/*
  * The chat. It knows members only through struct nt_member and never touches a socket or the
  * loop: a unit test or a fuzzer drives it with fake members. Delivering never leaves, closes or
  * frees anything: a member that cannot take more is marked, and every marked member is dropped
@@ -44,6 +62,8 @@ struct nt_chat {
     /* Counters (docs/OPERATIONS.md). */
     uint64_t lines_received; /* chat lines and actions, not commands */
     uint64_t drops_slow;     /* members dropped because a delivery failed */
+    const struct nt_chat_cluster *cluster; /* borrowed; NULL on a single node */
+    struct nt_list claims; /* members whose claim_state is not NONE, by wait_link */
 };
 
 /* Initialises chat with cfg (borrowed; must outlive it). */
@@ -60,6 +80,7 @@ enum nt_chat_join_result {
     NT_CHAT_JOINED,       /* m is in the lobby, and the others were told */
     NT_CHAT_NAME_INVALID, /* see *check */
     NT_CHAT_NAME_TAKEN,   /* somebody has that name (compared case-insensitively) */
+    NT_CHAT_NAME_PENDING, /* asked of the other nodes: m is PENDING (member.h, resume) */
 };
 
 /*
@@ -108,6 +129,7 @@ enum nt_chat_result {
     NT_CHAT_TOO_MANY,    /* m is in NT_CHAT_MAX_ROOMS rooms */
     NT_CHAT_TOO_LONG,    /* a topic over NT_TOPIC_MAX bytes */
     NT_CHAT_DENIED,      /* not an operator, or a wrong password */
+    NT_CHAT_PENDING,     /* a name asked of the other nodes: m is PENDING (member.h, resume) */
 };
 
 /* The most rooms a member may be in at once (IRC CHANLIMIT). */
@@ -155,7 +177,7 @@ enum nt_chat_result nt_chat_tell(struct nt_chat *chat, struct nt_member *m, cons
                                  const struct nt_member **target);
 
 /* Renames m (IN) to name: everyone who shares a room with m, and m, get a RENAME event.
- * Results: OK, INVALID (*check), TAKEN, SAME (exactly the same spelling). */
+ * Results: OK, INVALID (*check), TAKEN, SAME (exactly the same spelling), PENDING. */
 enum nt_chat_result nt_chat_rename(struct nt_chat *chat, struct nt_member *m, const char *name,
                                    size_t len, enum nt_name_check *check);
 
@@ -204,5 +226,44 @@ bool nt_chat_ban(struct nt_chat *chat, const char *ip);
 
 /* Lifts the ban of ip; returns false if there was none. */
 bool nt_chat_unban(struct nt_chat *chat, const char *ip);
+
+/* --- the calls of the cluster (door/cluster.c) -------------------------------------------- */
+
+/* The other nodes answered the claim of name by the member whose id is id: it may take it
+ * (granted) or not. The member, if it still waits for that name, is resumed; returns whether one
+ * did (if not, a granted name is nobody's: the cluster gives it back). */
+bool nt_chat_claimed(struct nt_chat *chat, uint64_t id, const char *name, size_t len,
+                     bool granted);
+
+/* Takes ghost g (OUT, g->node set) into the chat as name, in no room, announced to nobody, as
+ * claimed at claimed_ms. NT_CHAT_NAME_TAKEN: a member here has that name (see nt_chat_find). */
+enum nt_chat_join_result nt_chat_ghost_add(struct nt_chat *chat, struct nt_member *g,
+                                           const char *name, size_t len, uint64_t claimed_ms);
+
+/*
+ * What ghost g (IN) did on its node, as the event of kind with fields f (g's name as actor) that
+ * happened at time_ms: membership changes, then the same event to the members here, as if g were
+ * local (PROTOCOL.md §10). A LEAVE, or a KICK or BAN of g, takes g out (LEFT). A KICK or BAN of
+ * a local member drops it here as /kick does. Checks nothing a node could get wrong: unknown
+ * rooms are made, a target who is not here is nobody.
+ */
+void nt_chat_apply(struct nt_chat *chat, struct nt_member *g, enum nt_event_kind kind,
+                   const struct nt_event_fields *f, uint64_t time_ms);
+
+/* Seats ghost g in the room called name, silently (a snapshot of its node says it is there). */
+void nt_chat_ghost_seat(struct nt_chat *chat, struct nt_member *g, const char *name, size_t len);
+
+/* Takes ghost g out of the chat for reason: announced as a leave (the others see NAME leave)
+ * when is_told, else silently (its node is unreachable: the notice says so). */
+void nt_chat_ghost_leave(struct nt_chat *chat, struct nt_member *g, const char *reason,
+                         bool is_told);
+
+/* Renames local member m to name (free here) because another node's claim on its name was
+ * earlier: the RENAME event, and m is told why with text (a notice). */
+void nt_chat_force_rename(struct nt_chat *chat, struct nt_member *m, const char *name, size_t len,
+                          const char *text);
+
+/* Tells every local member text (a server notice: the cluster's outages and gaps). */
+void nt_chat_notice_all(struct nt_chat *chat, const char *text);
 
 #endif

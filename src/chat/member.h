@@ -30,6 +30,22 @@ struct nt_member_ops {
      */
     void (*goodbye)(struct nt_member *m, const char *text, const char *reason,
                     const struct nt_event *why);
+    /*
+     * The cluster answered m's claim of a name (claim_state is GRANTED or DENIED now): the door
+     * offers again the input that waited for it (NULL for a door whose members never wait: a
+     * ghost). Called from outside the core.
+     */
+    void (*resume)(struct nt_member *m);
+};
+
+/* Where a name asked of the cluster stands (door/cluster.c; always NONE on a single node). A
+ * door whose call into the core left its member PENDING keeps the line that asked and offers it
+ * again at resume(): the same call then finds the answer here. */
+enum nt_claim_state {
+    NT_CLAIM_NONE,
+    NT_CLAIM_PENDING, /* asked; the door waits and reads nothing more */
+    NT_CLAIM_GRANTED, /* the cluster gave claim_name to this member: the next try takes it */
+    NT_CLAIM_DENIED,  /* another node holds it: the next try is told it is taken */
 };
 
 enum nt_member_state {
@@ -80,6 +96,13 @@ struct nt_member {
     char *drop_goodbye;       /* owned, while DROPPING; NULL = no goodbye line */
     struct nt_event *drop_ev; /* ref, while DROPPING: the leave event to announce, or NULL */
     char *parting;            /* owned: /quit's words, or NULL */
+    /* The cluster (door/cluster.c). */
+    const char *node;     /* borrowed: the node of a ghost (a user of another node), or NULL */
+    uint64_t claimed_ms;  /* wall-clock ms its name was claimed: the earlier claim wins a clash */
+    enum nt_claim_state claim_state;
+    char *claim_name;          /* owned, while claim_state is not NONE */
+    size_t claim_len;
+    struct nt_list wait_link;  /* in the core's list of members with a claim, while not NONE */
 };
 
 /* Initialises m for a new client of a door (state OUT). peer and ip must outlive m. */

@@ -48,6 +48,8 @@ struct session {
     struct nt_conn *conn;    /* borrowed: it owns the session and frees it in on_closed */
     struct nt_framer framer; /* owned buffer */
     struct nt_flood flood;
+    char *waiting; /* owned: the line whose nick the other nodes are asked for, or NULL */
+    size_t waiting_len;
     char nick[NT_NAME_MAX_BYTES + 1]; /* the nick asked for before registration */
     size_t nick_len;
     char realname[REALNAME_MAX + 1];
@@ -548,7 +550,13 @@ static void goodbye(struct nt_member *m, const char *text, const char *reason,
     nt_conn_goodbye(s->conn, text, reason);
 }
 
-static const struct nt_member_ops member_ops = {.deliver = deliver, .goodbye = goodbye};
+static void resume(struct nt_member *m)
+{
+    nt_conn_resume(NT_CONTAINER_OF(m, struct session, member)->conn);
+}
+
+static const struct nt_member_ops member_ops = {
+    .deliver = deliver, .goodbye = goodbye, .resume = resume};
 
 /* The conn's goodbye hook: "ERROR :Closing link: WHY" (PROTOCOL.md §8.9). */
 static size_t goodbye_line(struct nt_conn *c, const char *text, const char *reason, char *out,
@@ -777,6 +785,8 @@ static void try_register(struct session *s)
         s->nick_len = 0;
         s->nick[0] = '\0';
         refuse_nick(s);
+        return;
+    case NT_CHAT_NAME_PENDING: /* on_data keeps the line for resume() */
         return;
     }
     s->is_registered = true;
@@ -1592,6 +1602,19 @@ static size_t on_data(struct nt_conn *c, const char *data, size_t len)
     const struct nt_config *cfg = s->door->cfg;
     const char *in = data;
     size_t in_len = len;
+    if (s->waiting != NULL) {
+        if (s->member.claim_state == NT_CLAIM_PENDING)
+            return 0; /* still waiting: the rest waits too (the conn keeps it) */
+        char *waiting = s->waiting;
+        s->waiting = NULL;
+        handle_line(s, waiting, s->waiting_len);
+        settle(s);
+        if (s->member.claim_state == NT_CLAIM_PENDING) {
+            s->waiting = waiting; /* asked again (another nick) */
+            return 0;
+        }
+        free(waiting);
+    }
     while (in_len > 0 && c->state == NT_CONN_OPEN) {
         /* §7.9 via §8.9: a line costs one token; none left, the rest waits (the conn keeps it). */
         if (!nt_flood_ready(&s->flood, cfg->rate, cfg->burst, nt_conn_now_ms(c)))
@@ -1611,6 +1634,11 @@ static size_t on_data(struct nt_conn *c, const char *data, size_t len)
         else
             num(s, "417", ":Input line was too long");
         settle(s);
+        if (s->member.claim_state == NT_CLAIM_PENDING) {
+            s->waiting = nt_xstrndup(line, line_len); /* offered again when the answer comes */
+            s->waiting_len = line_len;
+            return len - in_len; /* a nick asked of the other nodes: the rest waits */
+        }
     }
     return len;
 }
@@ -1664,6 +1692,7 @@ static void on_closed(struct nt_conn *c)
     nt_chat_leave(s->door->chat, &s->member, c->reason ? c->reason : "error");
     nt_member_fini(&s->member);
     nt_framer_fini(&s->framer);
+    free(s->waiting);
     free(s);
 }
 

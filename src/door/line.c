@@ -25,6 +25,8 @@ struct session {
     unsigned fmt;           /* its event slot: door->fmt, or door->ws_fmt over WebSocket */
     unsigned name_attempts; /* refused names so far */
     bool is_echo;
+    char *waiting; /* owned: the line whose name the other nodes are asked for, or NULL */
+    size_t waiting_len;
 };
 
 static struct session *session_of(struct nt_conn *c)
@@ -191,7 +193,13 @@ static void goodbye(struct nt_member *m, const char *text, const char *reason,
     nt_conn_goodbye(s->conn, text, reason);
 }
 
-static const struct nt_member_ops member_ops = {.deliver = deliver, .goodbye = goodbye};
+static void resume(struct nt_member *m)
+{
+    nt_conn_resume(NT_CONTAINER_OF(m, struct session, member)->conn);
+}
+
+static const struct nt_member_ops member_ops = {
+    .deliver = deliver, .goodbye = goodbye, .resume = resume};
 
 /* Sends the session's own bytes (not an event); a client over its cap is cut off. */
 static void send_parts(struct session *s, const char *const *parts, const size_t *lens, size_t n)
@@ -240,6 +248,8 @@ static void take_name(struct session *s, const char *line, size_t len)
         refuse_name(s, why);
         break;
     }
+    case NT_CHAT_NAME_PENDING: /* handle_line keeps the line for resume() */
+        break;
     }
 }
 
@@ -263,6 +273,25 @@ static void handle_line(struct session *s, const char *line, size_t len)
         nt_conn_touch(s->conn);
         nt_chat_line(s->door->chat, &s->member, line, len);
     }
+    if (s->member.claim_state == NT_CLAIM_PENDING && s->waiting == NULL) {
+        s->waiting = nt_xstrndup(line, len); /* offered again when the answer comes */
+        s->waiting_len = len;
+    }
+}
+
+/* The line that waited for the other nodes' answer, offered again (it is there now). Returns
+ * false while it still waits. */
+static bool retry_waiting(struct session *s)
+{
+    if (s->waiting == NULL)
+        return true;
+    if (s->member.claim_state == NT_CLAIM_PENDING)
+        return false;
+    char *line = s->waiting;
+    s->waiting = NULL;
+    handle_line(s, line, s->waiting_len);
+    free(line);
+    return s->waiting == NULL;
 }
 
 static void line_too_long(struct session *s)
@@ -291,6 +320,8 @@ static size_t on_data(struct nt_conn *c, const char *data, size_t len)
     bool paced = !s->is_echo;
     const char *in = data;
     size_t in_len = len;
+    if (!retry_waiting(s))
+        return 0; /* the rest waits (the conn keeps it) */
     while (in_len > 0 && c->state == NT_CONN_OPEN) {
         /* §7.9: a line costs one token; none left, the rest waits (the conn keeps it). */
         if (paced && !nt_flood_ready(&s->flood, cfg->rate, cfg->burst, nt_conn_now_ms(c)))
@@ -306,6 +337,8 @@ static size_t on_data(struct nt_conn *c, const char *data, size_t len)
             handle_line(s, line, line_len);
         else
             line_too_long(s);
+        if (s->waiting != NULL)
+            return len - in_len; /* a name asked of the other nodes: the rest waits */
     }
     return len;
 }
@@ -353,6 +386,7 @@ static void on_closed(struct nt_conn *c)
     nt_chat_leave(s->door->chat, &s->member, c->reason ? c->reason : "error");
     nt_member_fini(&s->member);
     nt_framer_fini(&s->framer);
+    free(s->waiting);
     free(s);
 }
 

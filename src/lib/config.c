@@ -18,7 +18,9 @@ enum opt_type {
     OPT_LOG_LEVEL,
     OPT_PATH,
     OPT_ORIGIN, /* repeatable: --web-origin */
-    OPT_CIDR    /* repeatable: --metrics-allow */
+    OPT_CIDR,   /* repeatable: --metrics-allow */
+    OPT_REDIS,  /* --redis: a string, parsed into c->redis too */
+    OPT_NODE,   /* --node-name: a string of NT_NODE_NAME_CHARS */
 };
 
 /* One row per option: parsing, range checks, --help and the OPERATIONS.md table come from it. */
@@ -94,6 +96,17 @@ static const struct opt options[] = {
      false},
     {"metrics-allow", 0, OPT_CIDR, FIELD(metrics_allow), 0, 0, "CIDR", "127.0.0.0/8 and ::1/128",
      "addresses that may GET /metrics (10.0.0.0/8, 2001:db8::/32, 192.0.2.7); repeatable", false},
+    {"redis", 0, OPT_REDIS, FIELD(redis_url), 0, 0, "URL", "none",
+     "join the cluster of every node on this Redis database: redis://HOST[:PORT][/DB] or "
+     "unix:///PATH[?db=N]; none = a single node",
+     false},
+    {"node-name", 0, OPT_NODE, FIELD(node_name), 0, 0, "NAME", "HOST-PID",
+     "this node's name in the cluster (logs, /who *): 1-64 letters, digits, '.', '_' or '-'",
+     false},
+    {"redis-queue", 0, OPT_COUNT, FIELD(redis_queue), 65536, 1073741824, "BYTES", "16777216",
+     "bytes waiting to be written to Redis; past it events for the other nodes are dropped, "
+     "counted and reported as a gap",
+     false},
     {"config", 0, OPT_PATH, FIELD(config_file), 0, 0, "FILE", "none",
      "read options from FILE, one 'name = value' a line; the command line overrides it", false},
     {"check-config", 'n', OPT_FLAG, FIELD(check_config), 0, 0, NULL, "off",
@@ -122,6 +135,7 @@ void nt_config_defaults(struct nt_config *c)
     c->rate = 10;
     c->burst = 20;
     c->max_per_ip = 16;
+    c->redis_queue = 16ULL * 1024 * 1024;
 }
 
 int nt_config_load(struct nt_config *c, FILE *err)
@@ -459,6 +473,23 @@ static int apply(struct nt_config *c, const struct opt *o, const char *val, FILE
         }
         *(const char **)(void *)field = val;
         return 0;
+    case OPT_REDIS:
+        if (nt_redis_url_parse(val, &c->redis, &why) != 0) {
+            fprintf(err, "natter: %s--%s: %s, got '%s'\n", where, o->name, why, val);
+            return -1;
+        }
+        *(const char **)(void *)field = val;
+        return 0;
+    case OPT_NODE:
+        if (*val == '\0' || strlen(val) > NT_NODE_NAME_MAX ||
+            strspn(val, NT_NODE_NAME_CHARS) != strlen(val)) {
+            fprintf(err,
+                    "natter: %s--%s: must be 1-%d letters, digits, '.', '_' or '-', got '%s'\n",
+                    where, o->name, NT_NODE_NAME_MAX, val);
+            return -1;
+        }
+        *(const char **)(void *)field = val;
+        return 0;
     case OPT_ORIGIN:
         if (c->n_web_origin == NT_MAX_WEB_ORIGINS) {
             fprintf(err, "natter: %s--%s: at most %d origins\n", where, o->name,
@@ -637,7 +668,8 @@ static int parse_line(struct nt_config *c, char *p, FILE *err, const char *where
         }
         return 0;
     }
-    const char *val = o->type == OPT_PATH ? own(c, value, n) : value;
+    bool is_string = o->type == OPT_PATH || o->type == OPT_REDIS || o->type == OPT_NODE;
+    const char *val = is_string ? own(c, value, n) : value;
     return apply(c, o, val, err, where);
 }
 
@@ -908,9 +940,11 @@ static void format_value(const struct opt *o, const struct nt_config *c, char *o
     case OPT_FLAG:
         snprintf(out, cap, "%s", *(const bool *)(const void *)field ? "yes" : "no");
         return;
-    case OPT_PATH: {
+    case OPT_PATH:
+    case OPT_REDIS:
+    case OPT_NODE: {
         const char *path = *(const char *const *)(const void *)field;
-        snprintf(out, cap, "%s", path ? path : "none");
+        snprintf(out, cap, "%s", path ? path : o->type == OPT_NODE ? o->def : "none");
         return;
     }
     case OPT_LOG_LEVEL:
@@ -971,7 +1005,9 @@ static bool is_per_run(const struct opt *o)
 /* Options a running server cannot take: the door every listener opens, where state is kept. */
 static bool needs_restart(const struct opt *o)
 {
-    return o->offset == FIELD(echo) || o->offset == FIELD(state_dir);
+    return o->offset == FIELD(echo) || o->offset == FIELD(state_dir) ||
+           o->offset == FIELD(redis_url) || o->offset == FIELD(node_name) ||
+           o->offset == FIELD(redis_queue);
 }
 
 size_t nt_config_diff(struct nt_config *next, const struct nt_config *cur, nt_config_change_fn fn,
@@ -995,7 +1031,12 @@ size_t nt_config_diff(struct nt_config *next, const struct nt_config *cur, nt_co
                 *(const bool *)(const void *)((const char *)cur + o->offset);
             if (o->offset == FIELD(echo) && next->listen_is_default)
                 default_listen(next); /* they follow echo: those of the echo that runs */
-        } else if (restart) {         /* a copy of its own: cur's strings go with cur */
+        } else if (restart && o->type == OPT_COUNT) {
+            *(uint64_t *)(void *)((char *)next + o->offset) =
+                *(const uint64_t *)(const void *)((const char *)cur + o->offset);
+        } else if (restart) { /* a copy of its own: cur's strings go with cur */
+            if (o->type == OPT_REDIS)
+                next->redis = cur->redis;
             const char *path = *(const char *const *)(const void *)((const char *)cur + o->offset);
             *(const char **)(void *)((char *)next + o->offset) =
                 path ? own(next, path, strlen(path)) : NULL;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "redis_url.h"
 
 #define NT_MAX_LISTEN         16
 #define NT_DEFAULT_LISTEN     "127.0.0.1:8888"
@@ -17,6 +18,9 @@
 #define NT_MAX_WEB_ORIGINS    16
 #define NT_WEB_ORIGIN_MAX     256 /* bytes of one --web-origin, its NUL included */
 #define NT_MAX_METRICS_ALLOW  32
+#define NT_NODE_NAME_MAX      64 /* bytes of --node-name (NT_WIRE_MAX_NODE) */
+#define NT_NODE_NAME_CHARS                                                                         \
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 /* What a listener speaks: a door's protocol over a transport (docs/OPERATIONS.md, --listen). */
 enum nt_scheme {
@@ -77,6 +81,10 @@ struct nt_config {
     size_t n_web_origin;
     struct nt_cidr metrics_allow[NT_MAX_METRICS_ALLOW]; /* who may GET /metrics */
     size_t n_metrics_allow; /* none given: loopback (127.0.0.0/8, ::1/128) */
+    const char *redis_url;  /* borrowed from argv or owned; NULL = a single node (--redis) */
+    struct nt_redis_url redis; /* redis_url, parsed */
+    const char *node_name;  /* borrowed from argv or owned; NULL = HOST-PID (--node-name) */
+    uint64_t redis_queue;   /* bytes waiting for Redis before events are dropped */
     bool check_config;      /* -n: check and exit */
     char **owned;           /* owned copies of the strings a config file gave (paths) */
     size_t n_owned;

@@ -19,7 +19,16 @@ enum nt_wire_type {
     NT_WIRE_EVENT = 'E',     /* something happened in the chat on the sending node */
     NT_WIRE_HEARTBEAT = 'H', /* the node is alive (and its link works: it hears its own) */
     NT_WIRE_BYE = 'B',       /* the node leaves the cluster (a clean shutdown) */
+    NT_WIRE_USER = 'U',      /* a user of the sender is here: actor, actor_id, claimed at time_ms,
+                                in the rooms of target (comma-separated), away with text, kind:
+                                NT_WIRE_USER_* bits */
+    NT_WIRE_SYNC = 'S',      /* "tell me who is on your node": every node (target "") or the node
+                                named target answers with its USERs, then a DONE */
+    NT_WIRE_DONE = 'D',      /* the sender's USERs for a SYNC are all sent: whom it did not name
+                                is gone */
 };
+
+#define NT_WIRE_USER_OPER 1u /* the user is an operator */
 
 /* A string inside a message: points into the buffer decoded, or the caller's for encoding. */
 struct nt_wire_str {

@@ -308,6 +308,16 @@ static void unthrottle(struct nt_conn *c)
         start_reading(c);
 }
 
+void nt_conn_resume(struct nt_conn *c)
+{
+    if (c->state != NT_CONN_OPEN)
+        return;
+    if (c->backlog != NULL)
+        unthrottle(c);
+    else
+        c->h->on_data(c, "", 0);
+}
+
 void nt_conn_start(struct nt_conn *c)
 {
     start_reading(c);

@@ -169,6 +169,10 @@ void nt_conn_goodbye(struct nt_conn *c, const char *goodbye, const char *reason)
  * freed by the close callback, on a later loop phase. */
 void nt_conn_close(struct nt_conn *c, const char *reason);
 
+/* Offers c's door again what it left unread (a member that waited for the other nodes' answer
+ * on its name: door/cluster.c), now, and reads on. */
+void nt_conn_resume(struct nt_conn *c);
+
 /* Writes out c's queued output (net's flush calls this once per loop iteration). */
 void nt_conn_flush(struct nt_conn *c);
 

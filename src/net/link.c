@@ -140,6 +140,40 @@ int nt_link_publish(struct nt_link *l, struct nt_wire_msg *m)
     return send_msg(l, m);
 }
 
+/* A command in flight: the user's callback, for the link. */
+struct command {
+    struct nt_link *l;
+    nt_link_reply_fn fn;
+    void *arg;
+};
+
+static void on_command_reply(struct nt_redis *r, const struct redisReply *reply, void *arg)
+{
+    (void)r;
+    struct command *cmd = arg;
+    struct nt_link *l = cmd->l;
+    cmd->fn(l, l->is_closing ? NULL : reply, cmd->arg);
+    free(cmd);
+    if (--l->handles == 0)
+        free(l); /* the link closed while the command was in flight */
+}
+
+int nt_link_command(struct nt_link *l, int argc, const char **argv, const size_t *lens,
+                    nt_link_reply_fn fn, void *arg)
+{
+    if (!l->is_cmd_ready || l->is_closing)
+        return UV_ENOTCONN;
+    struct command *cmd = nt_xmalloc(sizeof(*cmd));
+    *cmd = (struct command){l, fn, arg};
+    int rc = nt_redis_command(l->cmd, argc, argv, lens, on_command_reply, cmd);
+    if (rc != 0) {
+        free(cmd);
+        return rc == UV_ENOBUFS ? UV_ENOBUFS : UV_ENOTCONN;
+    }
+    l->handles++; /* the link lives until the answer came */
+    return 0;
+}
+
 static void heartbeat(struct nt_link *l)
 {
     struct nt_wire_msg m = {.type = NT_WIRE_HEARTBEAT, .time_ms = wall_ms()};

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* link.h - a node's link to the other natter nodes through Redis pub/sub (issue #11): wire
  * messages out and in, its own heartbeat, reconnect with backoff, a bounded queue, gaps seen.
- * Groundwork: not used by the server yet. */
+ * door/cluster.c is its user. */
 #ifndef NT_LINK_H
 #define NT_LINK_H
 
@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+
+#include <hiredis/hiredis.h>
 
 #include "lib/redis_url.h"
 #include "lib/wire.h"
@@ -73,6 +75,18 @@ const struct nt_link_stats *nt_link_stats(const struct nt_link *l);
  * counted. Never calls back from inside.
  */
 int nt_link_publish(struct nt_link *l, struct nt_wire_msg *m);
+
+/* A Redis command's answer through nt_link_command(): reply is NULL when the connection went
+ * down first (or the link closed). */
+typedef void (*nt_link_reply_fn)(struct nt_link *l, const struct redisReply *reply, void *arg);
+
+/*
+ * Sends a command (argv[0..argc), lens bytes each) on the link's command connection, in order
+ * with its PUBLISHes; fn(l, reply, arg) comes once, from the loop. Returns 0, or UV_ENOTCONN
+ * (no connection now) or UV_ENOBUFS (the queue is full), and fn never comes.
+ */
+int nt_link_command(struct nt_link *l, int argc, const char **argv, const size_t *lens,
+                    nt_link_reply_fn fn, void *arg);
 
 /* Closes l (asynchronous: no callback comes after this; it is freed when its handles are). */
 void nt_link_close(struct nt_link *l);
