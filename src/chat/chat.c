@@ -1513,9 +1513,9 @@ void nt_chat_force_rename(struct nt_chat *chat, struct nt_member *m, const char 
     if (m->state != NT_MEMBER_IN || nt_names_find(&chat->names, name, len) != NULL)
         return;
     enter(chat);
+    reply(chat, m, "%s", text); /* why, then the rename as everyone sees it */
     rename_to(chat, m, name, len);
     m->claimed_ms = wall_ms();
-    reply(chat, m, "%s", text);
     done(chat);
 }
 

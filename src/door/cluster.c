@@ -509,6 +509,13 @@ static void on_user(struct nt_cluster *c, struct peer *p, const struct nt_wire_m
     seat_all(c, g, w->target);
 }
 
+/* Asks p to say again who is on it (its USERs, then DONE). */
+static void ask_sync(struct nt_cluster *c, struct peer *p)
+{
+    struct nt_wire_msg s = {.type = NT_WIRE_SYNC, .time_ms = wall_ms(), .target = {p->name, p->len}};
+    send_msg(c, &s);
+}
+
 /* Whether kind is one the chat core knows, as a number from another node. */
 static bool kind_is_known(uint32_t kind)
 {
@@ -525,8 +532,11 @@ static void on_event(struct nt_cluster *c, struct peer *p, const struct nt_wire_
         g = find_ghost(c, p, w->actor.p, w->actor.len, w->actor_id);
     } else if (kind == NT_EV_RENAME) {
         g = find_ghost(c, p, w->actor.p, w->actor.len, w->actor_id);
-        if (g == NULL) { /* a user we did not know: it is here under its new name */
+        if (g == NULL) { /* a user we did not know (a clash it lost): here under its new name */
             g = ghost_for(c, p, w->target.p, w->target.len, w->actor_id, w->time_ms);
+            if (g != NULL && w->room.len > 0)
+                nt_chat_ghost_seat(c->chat, &g->m, w->room.p, w->room.len);
+            ask_sync(c, p); /* and its other rooms */
             return;
         }
         struct nt_member *h = nt_chat_find(c->chat, w->target.p, w->target.len);
@@ -622,9 +632,7 @@ static void on_gap(struct nt_link *l, const struct nt_wire_msg *w, uint64_t miss
     snprintf(text, sizeof(text), "Lines from node %s between %s and %s may be missing", p->name,
              from, to);
     nt_chat_notice_all(c->chat, text);
-    /* What its users did meanwhile: it says again who is there. */
-    struct nt_wire_msg s = {.type = NT_WIRE_SYNC, .time_ms = wall_ms(), .target = {p->name, p->len}};
-    send_msg(c, &s);
+    ask_sync(c, p); /* what its users did meanwhile: it says again who is there */
 }
 
 /* Our own link works (again): say who is here, ask who is there, and take our names back. */

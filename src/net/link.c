@@ -78,6 +78,7 @@ static void fail(struct nt_link *l, const char *why)
         nt_redis_close(l->cmd);
     l->sub = l->cmd = NULL;
     l->is_sub_ready = l->is_cmd_ready = false;
+    l->n_peers = 0; /* what others sent meanwhile is the outage's gap, told by on_up's user */
     if (l->is_up || !l->is_down_told) {
         l->is_up = false;
         l->is_down_told = true;

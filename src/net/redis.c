@@ -67,7 +67,7 @@ struct nt_redis {
     bool has_sock;    /* sock is initialised and not closing */
     bool is_writing;  /* write_req is in flight (it holds wbuf) */
     bool in_multi;    /* a MULTI was sent, its EXEC or DISCARD not yet */
-    unsigned handles; /* open handles: the timer, and sock until closed */
+    unsigned handles; /* open handles: the timer, the flusher, and sock until closed */
     int down_status;  /* what on_down_timer reports */
     union {
         uv_handle_t handle;
@@ -78,8 +78,10 @@ struct nt_redis {
     uv_connect_t connect_req;
     uv_write_t write_req;
     uv_timer_t timer; /* embedded: the connect timeout, then a deferred on_disconnect */
-    /* Commands not handed to libuv yet. Empty unless a write is in flight (the invariant the
-     * write path keeps), so the order on the wire is the order of nt_redis_command(). */
+    uv_prepare_t flusher; /* embedded: writes out, once per loop iteration, before the poll */
+    /* Commands not handed to libuv yet: gathered while the loop runs callbacks, written before
+     * it polls again (one write for a burst of PUBLISHes) or when the write in flight is done;
+     * the order on the wire is the order of nt_redis_command(). */
     struct buf out;
     struct buf wbuf;      /* the bytes of write_req, owned until its callback */
     redisReader *reader;  /* owned: hiredis's RESP2 parser */
@@ -173,7 +175,8 @@ static void finish(struct nt_redis *r)
 static void on_handle_closed(uv_handle_t *handle)
 {
     struct nt_redis *r = handle->data;
-    /* The timer is only closed by nt_redis_close(), so the last handle means r is closing. */
+    /* The timer and the flusher are only closed by nt_redis_close(), so the last handle means r
+     * is closing. */
     if (--r->handles == 0)
         finish(r);
 }
@@ -343,6 +346,7 @@ int nt_redis_connect_unix(struct nt_redis *r, const char *path, uint64_t timeout
 /* --- writing -------------------------------------------------------------------------------- */
 
 static void on_write(uv_write_t *req, int status);
+static void on_flush(uv_prepare_t *p);
 
 /* Hands what is queued, from byte skip on, to one uv_write. No write may be in flight. */
 static int start_write(struct nt_redis *r, size_t skip)
@@ -359,33 +363,19 @@ static int start_write(struct nt_redis *r, size_t skip)
     return 0;
 }
 
-/* Writes data (len bytes): to the socket as far as it takes it, the rest queued. */
+/* Queues data (len bytes): written before the loop polls again (or after the write in flight). */
 static int send_bytes(struct nt_redis *r, char *data, size_t len)
 {
-    if (r->is_writing) {
-        buf_append(&r->out, data, len); /* goes when the write in flight is done */
-        return 0;
-    }
-    uv_buf_t ub = uv_buf_init(data, (unsigned)len);
-    int n = uv_try_write(&r->sock.stream, &ub, 1);
-    if (n < 0 && n != UV_EAGAIN)
-        return n;
-    size_t done = n > 0 ? (size_t)n : 0;
-    if (done == len)
-        return 0;
-    buf_append(&r->out, data + done, len - done);
-    return start_write(r, 0);
+    buf_append(&r->out, data, len);
+    if (!r->is_writing)
+        uv_prepare_start(&r->flusher, on_flush);
+    return 0;
 }
 
-static void on_write(uv_write_t *req, int status)
+/* Writes out what is queued (no write in flight): to the socket as far as it takes it, and one
+ * write request for the rest. */
+static void write_out(struct nt_redis *r)
 {
-    struct nt_redis *r = NT_CONTAINER_OF(req, struct nt_redis, write_req);
-    r->is_writing = false;
-    buf_clear(&r->wbuf);
-    if (status < 0) {
-        go_down(r, status, false); /* nothing when closing (UV_ECANCELED) */
-        return;
-    }
     if (r->state != CONNECTED || r->out.len == 0)
         return;
     /* libuv 1.44 completes one write request per poll wake-up: try the socket first, and keep
@@ -404,6 +394,26 @@ static void on_write(uv_write_t *req, int status)
     int rc = start_write(r, done);
     if (rc < 0)
         go_down(r, rc, false);
+}
+
+static void on_flush(uv_prepare_t *p)
+{
+    struct nt_redis *r = p->data;
+    uv_prepare_stop(p);
+    if (!r->is_writing)
+        write_out(r);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct nt_redis *r = NT_CONTAINER_OF(req, struct nt_redis, write_req);
+    r->is_writing = false;
+    buf_clear(&r->wbuf);
+    if (status < 0) {
+        go_down(r, status, false); /* nothing when closing (UV_ECANCELED) */
+        return;
+    }
+    write_out(r);
 }
 
 /* --- commands ------------------------------------------------------------------------------- */
@@ -676,7 +686,10 @@ struct nt_redis *nt_redis_new(uv_loop_t *loop, const struct nt_redis_callbacks *
     int rc = uv_timer_init(loop, &r->timer);
     NT_ASSERT(rc == 0); /* it cannot fail on a live loop */
     r->timer.data = r;
-    r->handles = 1;
+    rc = uv_prepare_init(loop, &r->flusher);
+    NT_ASSERT(rc == 0);
+    r->flusher.data = r;
+    r->handles = 2;
     return r;
 }
 
@@ -721,4 +734,5 @@ void nt_redis_close(struct nt_redis *r)
     r->state = DOWN;
     close_sock(r);
     uv_close((uv_handle_t *)&r->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&r->flusher, on_handle_closed);
 }

@@ -97,8 +97,9 @@ int nt_redis_connect_unix(struct nt_redis *r, const char *path, uint64_t timeout
 
 /*
  * Sends the command argv[0..argc) (lens[i] bytes each, binary-safe; both borrowed for the call)
- * and queues fn(r, reply, arg) for its answer; fn may be NULL. The bytes go out at once as far as
- * the socket takes them (uv_try_write), the rest in one uv_write at a time. Returns 0, and fn
+ * and queues fn(r, reply, arg) for its answer; fn may be NULL. The bytes go out before the loop
+ * polls again, with every command given meanwhile (one uv_try_write for a burst, so Redis reads
+ * them together), the rest in one uv_write at a time. Returns 0, and fn
  * will be called (at least once, from the loop: never from inside this call); or, with nothing
  * sent or queued and fn never called:
  *   UV_EINVAL    argc < 1, argv or lens NULL, or a (P)SUBSCRIBE without a channel or pattern;

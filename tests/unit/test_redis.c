@@ -566,8 +566,9 @@ static void test_write_after_server_died(void **state)
     struct client c = {0};
     connect_client(e, &c, 1 << 20);
     server_kill(&e->srv);
-    /* The loop does not run: the end of the stream is not read yet, and a write finds it. The
-     * failure comes from the loop, not from inside nt_redis_command(). */
+    /* The loop does not run: the end of the stream is not read yet, and commands are only
+     * queued (they are written before the loop polls again). The write finds the dead server,
+     * and the failure comes from the loop, never from inside nt_redis_command(). */
     struct result res[100] = {{0}};
     int accepted = 0, rc = 0;
     for (int i = 0; i < 100; i++) {
@@ -576,11 +577,10 @@ static void test_write_after_server_died(void **state)
             break;
         accepted++;
     }
-    assert_int_equal(rc, UV_ENOTCONN);
-    assert_true(accepted >= 1);
+    assert_int_equal(rc, 0);
+    assert_int_equal(accepted, 100);
     assert_int_equal(c.disconnects, 0);
     assert_int_equal(res[0].calls, 0);
-    assert_false(nt_redis_is_connected(c.r));
     seq = 0;
     RUN_UNTIL(e, c.disconnects == 1, 3000);
     for (int i = 0; i < accepted; i++) {
@@ -588,7 +588,9 @@ static void test_write_after_server_died(void **state)
         assert_int_equal(res[i].seq, i + 1);
     }
     assert_int_equal(c.disconnect_seq, accepted + 1);
-    assert_true(c.disconnect_status == UV_EPIPE || c.disconnect_status == UV_ECONNRESET);
+    /* The write fails, or the read sees the dead server's end of stream first. */
+    assert_true(c.disconnect_status == UV_EPIPE || c.disconnect_status == UV_ECONNRESET ||
+                c.disconnect_status == UV_EOF);
     print_message("      %d commands accepted after the kill; on_disconnect(%s)\n", accepted,
                   uv_err_name(c.disconnect_status));
     nt_redis_close(c.r);
@@ -1012,7 +1014,9 @@ static void test_queue_drains_in_order(void **state)
     assert_true(nt_redis_pending(c.r) > 0);
     uv_close((uv_handle_t *)&f.conn, fake_closed);
     RUN_UNTIL(e, c.disconnects == 1, 3000);
-    assert_true(c.disconnect_status == UV_ECONNRESET || c.disconnect_status == UV_EPIPE);
+    /* The write in flight fails, or the read sees the end first. */
+    assert_true(c.disconnect_status == UV_ECONNRESET || c.disconnect_status == UV_EPIPE ||
+                c.disconnect_status == UV_EOF);
     assert_int_equal(n.nulls, 2 * QUEUED_CMDS); /* the fake answered none */
     assert_int_equal(n.ok + n.other, 0);
     assert_int_equal(nt_redis_pending(c.r), 0);
