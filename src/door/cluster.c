@@ -589,9 +589,8 @@ static void on_done(struct nt_cluster *c, struct peer *p)
         NT_CONTAINER_OF(l, struct ghost, link)->epoch = p->epoch;
 }
 
-static void on_message(struct nt_link *l, const struct nt_wire_msg *w)
+static void handle(struct nt_cluster *c, const struct nt_wire_msg *w)
 {
-    struct nt_cluster *c = nt_link_ctx(l);
     struct peer *p = peer_for(c, &w->node);
     p->heard = uv_now(c->loop);
     p->heard_wall = wall_ms();
@@ -618,6 +617,21 @@ static void on_message(struct nt_link *l, const struct nt_wire_msg *w)
         break;
     }
     free_dead(c);
+}
+
+static void on_message(struct nt_link *l, const struct nt_wire_msg *w)
+{
+    handle(nt_link_ctx(l), w);
+}
+
+void nt_cluster_receive(struct nt_cluster *c, const char *payload, size_t len)
+{
+    struct nt_wire_msg w;
+    if (nt_wire_decode(payload, len, &w) != NT_WIRE_OK)
+        return;
+    if (w.node.len == c->node_len && memcmp(w.node.p, c->node, c->node_len) == 0)
+        return; /* our own, back */
+    handle(c, &w);
 }
 
 static void on_gap(struct nt_link *l, const struct nt_wire_msg *w, uint64_t missing)

@@ -39,6 +39,10 @@ const struct nt_cluster_stats *nt_cluster_stats(const struct nt_cluster *c);
 /* The node's name. */
 const char *nt_cluster_node(const struct nt_cluster *c);
 
+/* Handles payload as if Redis had brought it on the events channel from another node, without
+ * the link's numbering (the fuzzer: a node survives any bytes another node or Redis sends). */
+void nt_cluster_receive(struct nt_cluster *c, const char *payload, size_t len);
+
 /* Says goodbye to the other nodes (their users here leave silently first) and closes the link
  * (asynchronous). chat is unhooked; c is freed when its handles are. */
 void nt_cluster_close(struct nt_cluster *c);
