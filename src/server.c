@@ -577,6 +577,7 @@ int nt_server_start(struct nt_server *srv)
     if (cfg->redis_url != NULL) {
         node_name(cfg, srv->node_name);
         srv->cluster = nt_cluster_new(srv->loop, &srv->chat, cfg, srv->node_name);
+        srv->web.cluster = srv->cluster;
     }
     /* systemd: ready once every listener is bound; the watchdog from now on. */
     char status[64];
@@ -756,6 +757,7 @@ static void close_cluster(struct nt_server *srv)
     if (srv->cluster != NULL)
         nt_cluster_close(srv->cluster);
     srv->cluster = NULL;
+    srv->web.cluster = NULL;
 }
 
 void nt_server_shutdown(struct nt_server *srv)

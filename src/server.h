@@ -67,7 +67,7 @@ struct nt_server {
     uint64_t last_accept_warning_ms;
     char bans_path[4200]; /* --state-dir's ban list, or "" */
     bool is_shutting_down;
-    struct nt_cluster *cluster; /* owned (closed by shutdown), NULL without --redis */
+    struct nt_cluster *cluster;           /* owned (closed by shutdown), NULL without --redis */
     char node_name[NT_NODE_NAME_MAX + 1]; /* --node-name, or HOST-PID */
 };
 

@@ -185,8 +185,7 @@ static enum gate gate(struct nt_chat *chat, struct nt_member *m, const char *nam
     return GATE_PENDING;
 }
 
-bool nt_chat_claimed(struct nt_chat *chat, uint64_t id, const char *name, size_t len,
-                     bool granted)
+bool nt_chat_claimed(struct nt_chat *chat, uint64_t id, const char *name, size_t len, bool granted)
 {
     for (struct nt_list *node = chat->claims.next; node != &chat->claims; node = node->next) {
         struct nt_member *m = NT_CONTAINER_OF(node, struct nt_member, wait_link);
@@ -473,6 +472,8 @@ bool nt_chat_ban(struct nt_chat *chat, const char *ip)
     chat->bans[chat->n_bans++] = nt_xstrndup(ip, strlen(ip));
     if (chat->on_bans_changed != NULL)
         chat->on_bans_changed(chat->bans_ctx);
+    if (chat->cluster != NULL)
+        chat->cluster->bans_changed(chat->cluster->ctx, ip, true);
     return true;
 }
 
@@ -484,6 +485,8 @@ bool nt_chat_unban(struct nt_chat *chat, const char *ip)
             chat->bans[i] = chat->bans[--chat->n_bans];
             if (chat->on_bans_changed != NULL)
                 chat->on_bans_changed(chat->bans_ctx);
+            if (chat->cluster != NULL)
+                chat->cluster->bans_changed(chat->cluster->ctx, ip, false);
             return true;
         }
     }
@@ -666,8 +669,8 @@ static void rename_to(struct nt_chat *chat, struct nt_member *m, const char *nam
     if (m->node != NULL)
         NT_INFO("cluster: %s of %s renamed to %.*s", m->name, m->node, (int)len, name);
     else
-        NT_INFO("conn=%llu peer=%s renamed %s to %.*s", (unsigned long long)m->id, m->peer,
-                m->name, (int)len, name);
+        NT_INFO("conn=%llu peer=%s renamed %s to %.*s", (unsigned long long)m->id, m->peer, m->name,
+                (int)len, name);
     if (chat->cluster != NULL && m->node == NULL && is_other)
         chat->cluster->release(chat->cluster->ctx, m, m->name, m->name_len);
     free(m->name);
@@ -1361,8 +1364,8 @@ static void apply(struct nt_chat *chat, struct nt_member *g, enum nt_event_kind 
                   const struct nt_event_fields *f, uint64_t time_ms)
 {
     struct nt_room *room = NULL;
-    struct nt_member *t = f->target_len > 0 ? nt_names_find(&chat->names, f->target, f->target_len)
-                                            : NULL;
+    struct nt_member *t =
+        f->target_len > 0 ? nt_names_find(&chat->names, f->target, f->target_len) : NULL;
     bool to_room = f->room_len > 0;
     switch (kind) {
     case NT_EV_SAY:
@@ -1377,7 +1380,7 @@ static void apply(struct nt_chat *chat, struct nt_member *g, enum nt_event_kind 
     case NT_EV_PRIVATE:
     case NT_EV_PRIVATE_ACTION:
     case NT_EV_PRIVATE_NOTE:
-    private:
+      private:
         if (t == NULL || t->node != NULL || t->state != NT_MEMBER_IN)
             return; /* not here: its own node has it, or it is gone */
         break;
@@ -1460,8 +1463,7 @@ static void apply(struct nt_chat *chat, struct nt_member *g, enum nt_event_kind 
         nt_hub_broadcast_shared(&chat->hub, g, ev, g, on_full, chat);
         break;
     case NT_EV_WALL:
-        for (struct nt_list *node = chat->members.next; node != &chat->members;
-             node = node->next) {
+        for (struct nt_list *node = chat->members.next; node != &chat->members; node = node->next) {
             struct nt_member *o = NT_CONTAINER_OF(node, struct nt_member, all_link);
             if (o->node == NULL)
                 deliver(chat, o, ev);

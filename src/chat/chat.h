@@ -32,6 +32,8 @@ struct nt_chat_cluster {
     void (*release)(void *ctx, const struct nt_member *m, const char *name, size_t len);
     /* ev happened and the other nodes need it: m (local) did it. */
     void (*publish)(void *ctx, const struct nt_event *ev, const struct nt_member *m);
+    /* ip was banned (is_banned) or unbanned here: every node should know. */
+    void (*bans_changed)(void *ctx, const char *ip, bool is_banned);
     const char *node; /* this node's --node-name (/who * shows it) */
     void *ctx;
 };
@@ -60,10 +62,10 @@ struct nt_chat {
     size_t n_opers; /* members IN or DROPPING who are operators */
     char *scratch;  /* owned: NT_TEXT_SANITIZED_MAX(max_line) bytes for sanitizing */
     /* Counters (docs/OPERATIONS.md). */
-    uint64_t lines_received; /* chat lines and actions, not commands */
-    uint64_t drops_slow;     /* members dropped because a delivery failed */
+    uint64_t lines_received;               /* chat lines and actions, not commands */
+    uint64_t drops_slow;                   /* members dropped because a delivery failed */
     const struct nt_chat_cluster *cluster; /* borrowed; NULL on a single node */
-    struct nt_list claims; /* members whose claim_state is not NONE, by wait_link */
+    struct nt_list claims;                 /* members whose claim_state is not NONE, by wait_link */
 };
 
 /* Initialises chat with cfg (borrowed; must outlive it). */
@@ -232,8 +234,7 @@ bool nt_chat_unban(struct nt_chat *chat, const char *ip);
 /* The other nodes answered the claim of name by the member whose id is id: it may take it
  * (granted) or not. The member, if it still waits for that name, is resumed; returns whether one
  * did (if not, a granted name is nobody's: the cluster gives it back). */
-bool nt_chat_claimed(struct nt_chat *chat, uint64_t id, const char *name, size_t len,
-                     bool granted);
+bool nt_chat_claimed(struct nt_chat *chat, uint64_t id, const char *name, size_t len, bool granted);
 
 /* Takes ghost g (OUT, g->node set) into the chat as name, in no room, announced to nobody, as
  * claimed at claimed_ms. NT_CHAT_NAME_TAKEN: a member here has that name (see nt_chat_find). */

@@ -97,12 +97,12 @@ struct nt_member {
     struct nt_event *drop_ev; /* ref, while DROPPING: the leave event to announce, or NULL */
     char *parting;            /* owned: /quit's words, or NULL */
     /* The cluster (door/cluster.c). */
-    const char *node;     /* borrowed: the node of a ghost (a user of another node), or NULL */
-    uint64_t claimed_ms;  /* wall-clock ms its name was claimed: the earlier claim wins a clash */
+    const char *node;    /* borrowed: the node of a ghost (a user of another node), or NULL */
+    uint64_t claimed_ms; /* wall-clock ms its name was claimed: the earlier claim wins a clash */
     enum nt_claim_state claim_state;
-    char *claim_name;          /* owned, while claim_state is not NONE */
+    char *claim_name; /* owned, while claim_state is not NONE */
     size_t claim_len;
-    struct nt_list wait_link;  /* in the core's list of members with a claim, while not NONE */
+    struct nt_list wait_link; /* in the core's list of members with a claim, while not NONE */
 };
 
 /* Initialises m for a new client of a door (state OUT). peer and ip must outlive m. */

@@ -31,17 +31,16 @@ static const char CLAIM_LUA[] =
     "local o = redis.call('HGET', KEYS[1], ARGV[1]) "
     "if o and o ~= ARGV[2] and redis.call('EXISTS', ARGV[3] .. o) == 1 then return 0 end "
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1";
-static const char RELEASE_LUA[] =
-    "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
-    "redis.call('HDEL', KEYS[1], ARGV[1]) end return 1";
+static const char RELEASE_LUA[] = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
+                                  "redis.call('HDEL', KEYS[1], ARGV[1]) end return 1";
 
 struct peer {
     struct nt_list link; /* in cluster->peers */
     char name[NT_WIRE_MAX_NODE + 1];
     size_t len;
-    uint64_t heard;       /* loop ms of its last message */
-    uint64_t heard_wall;  /* wall ms of its last message */
-    uint64_t epoch;       /* its snapshot round: ghosts it did not name by its DONE are gone */
+    uint64_t heard;        /* loop ms of its last message */
+    uint64_t heard_wall;   /* wall ms of its last message */
+    uint64_t epoch;        /* its snapshot round: ghosts it did not name by its DONE are gone */
     struct nt_list ghosts; /* of struct ghost, by link */
 };
 
@@ -70,7 +69,9 @@ struct nt_cluster {
     uint64_t next_ghost_id;
     uv_timer_t tick;
     struct nt_cluster_stats stats;
-    unsigned claims_in_flight; /* c lives until their answers came */
+    unsigned in_flight;    /* commands whose answer uses c: it lives until they came */
+    bool is_applying_bans; /* a ban of another node is being applied: not told back */
+    char bans_key[48];     /* natter:DB:bans: every node's bans (a set of addresses) */
     bool is_closed, is_tick_closed;
 };
 
@@ -139,12 +140,13 @@ static void ghost_out(struct nt_cluster *c, struct ghost *g, const char *reason,
 
 static void free_dead(struct nt_cluster *c)
 {
-    while (!nt_list_is_empty(&c->dead)) {
-        struct ghost *g = NT_CONTAINER_OF(c->dead.next, struct ghost, link);
-        nt_list_remove(&g->link);
+    for (struct nt_list *l = c->dead.next, *next; l != &c->dead; l = next) {
+        next = l->next;
+        struct ghost *g = NT_CONTAINER_OF(l, struct ghost, link);
         nt_member_fini(&g->m);
         free(g);
     }
+    nt_list_init(&c->dead);
 }
 
 /* The ghost of peer's user remote_id called name[0..len), or NULL. */
@@ -176,7 +178,7 @@ static bool is_earlier(uint64_t a_ms, const char *a, size_t a_len, uint64_t b_ms
 }
 
 static void publish_user(struct nt_cluster *c, const struct nt_member *m);
-static void claim_name(struct nt_cluster *c, const struct nt_member *m, const char *name,
+static bool claim_name(struct nt_cluster *c, const struct nt_member *m, const char *name,
                        size_t len, bool is_forced);
 
 /* NAME-2, NAME-3...: the first that is valid and free here. */
@@ -230,8 +232,8 @@ static bool settle_clash(struct nt_cluster *c, struct peer *p, struct nt_member 
     if (rl == 0)
         return false;
     char text[3 * NT_NAME_MAX_BYTES + 64];
-    snprintf(text, sizeof(text), "%s was taken on another node; you are now %.*s", h->name,
-             (int)rl, renamed);
+    snprintf(text, sizeof(text), "%s was taken on another node; you are now %.*s", h->name, (int)rl,
+             renamed);
     NT_INFO("conn=%llu name=%s renamed to %.*s: the name was taken on %s",
             (unsigned long long)h->id, h->name, (int)rl, renamed, p->name);
     claim_name(c, h, renamed, rl, true);
@@ -292,8 +294,10 @@ static struct peer *peer_for(struct nt_cluster *c, const struct nt_wire_str *nod
 /* p is gone: its users leave (told, or silently when our own link is what failed). */
 static void peer_gone(struct nt_cluster *c, struct peer *p, const char *reason, bool is_told)
 {
-    while (!nt_list_is_empty(&p->ghosts))
-        ghost_out(c, NT_CONTAINER_OF(p->ghosts.next, struct ghost, link), reason, is_told);
+    for (struct nt_list *l = p->ghosts.next, *next; l != &p->ghosts; l = next) {
+        next = l->next; /* ghost_out moves the ghost to the dead list */
+        ghost_out(c, NT_CONTAINER_OF(l, struct ghost, link), reason, is_told);
+    }
     nt_list_remove(&p->link);
     c->stats.peers--;
     free(p);
@@ -301,8 +305,10 @@ static void peer_gone(struct nt_cluster *c, struct peer *p, const char *reason, 
 
 static void all_peers_gone(struct nt_cluster *c, const char *reason, bool is_told)
 {
-    while (!nt_list_is_empty(&c->peers))
-        peer_gone(c, NT_CONTAINER_OF(c->peers.next, struct peer, link), reason, is_told);
+    for (struct nt_list *l = c->peers.next, *next; l != &c->peers; l = next) {
+        next = l->next;
+        peer_gone(c, NT_CONTAINER_OF(l, struct peer, link), reason, is_told);
+    }
 }
 
 /* --- out: this node's events --------------------------------------------------------------- */
@@ -399,16 +405,24 @@ static void hook_publish(void *ctx, const struct nt_event *ev, const struct nt_m
 
 /* --- names --------------------------------------------------------------------------------- */
 
+/* An answer to a command that holds c came: whether c is still open (else it may be freed). */
+static bool answered(struct nt_cluster *c)
+{
+    c->in_flight--;
+    if (!c->is_closed)
+        return true;
+    if (c->in_flight == 0 && c->is_tick_closed)
+        free(c);
+    return false;
+}
+
 static void on_claimed(struct nt_link *l, const struct redisReply *reply, void *arg)
 {
     (void)l;
     struct claim *cl = arg;
     struct nt_cluster *c = cl->c;
-    c->claims_in_flight--;
-    if (c->is_closed) {
+    if (!answered(c)) {
         free(cl);
-        if (c->claims_in_flight == 0 && c->is_tick_closed)
-            free(c);
         return;
     }
     /* No answer (the link went down): this node goes on alone, and the name is the user's. */
@@ -428,24 +442,23 @@ static void on_forced(struct nt_link *l, const struct redisReply *reply, void *a
     free(arg);
 }
 
-static void eval(struct nt_cluster *c, const char *script, size_t script_len, const char *name,
-                 size_t len, nt_link_reply_fn fn, void *arg)
+/* Runs script on name's folded form; 0, or the link's error (fn never comes then). */
+static int eval(struct nt_cluster *c, const char *script, size_t script_len, const char *name,
+                size_t len, nt_link_reply_fn fn, void *arg)
 {
     char folded[NT_NAME_MAX_BYTES + 1];
     size_t fl = nt_names_fold(name, len, folded);
-    if (fl > NT_NAME_MAX_BYTES) { /* never reached: names are checked */
-        fn(c->link, NULL, arg);
-        return;
-    }
+    if (fl > NT_NAME_MAX_BYTES)
+        return UV_EINVAL; /* never reached: names are checked */
     const char *argv[] = {"EVAL", script, "1", c->names_key, folded, c->node, c->alive_prefix};
-    const size_t lens[] = {4, script_len, 1, strlen(c->names_key), fl, c->node_len,
-                           c->alive_prefix_len};
-    if (nt_link_command(c->link, 7, argv, lens, fn, arg) != 0)
-        fn(c->link, NULL, arg);
+    const size_t lens[] = {4,           script_len,         1, strlen(c->names_key), fl,
+                           c->node_len, c->alive_prefix_len};
+    return nt_link_command(c->link, 7, argv, lens, fn, arg);
 }
 
-/* Asks Redis for name for m (is_forced: takes it whoever holds it, after a clash m won). */
-static void claim_name(struct nt_cluster *c, const struct nt_member *m, const char *name,
+/* Asks Redis for name for m (is_forced: takes it whoever holds it, after a clash m won).
+ * Returns whether the answer will come (on_claimed), not forced. */
+static bool claim_name(struct nt_cluster *c, const struct nt_member *m, const char *name,
                        size_t len, bool is_forced)
 {
     if (is_forced) {
@@ -455,7 +468,7 @@ static void claim_name(struct nt_cluster *c, const struct nt_member *m, const ch
         const size_t lens[] = {4, strlen(c->names_key), fl, c->node_len};
         if (fl <= NT_NAME_MAX_BYTES)
             nt_link_command(c->link, 4, argv, lens, on_forced, NULL);
-        return;
+        return false;
     }
     struct claim *cl = nt_xmalloc(sizeof(*cl) + len + 1);
     cl->c = c;
@@ -463,9 +476,13 @@ static void claim_name(struct nt_cluster *c, const struct nt_member *m, const ch
     cl->len = len;
     memcpy(cl->name, name, len);
     cl->name[len] = '\0';
+    if (eval(c, CLAIM_LUA, sizeof(CLAIM_LUA) - 1, name, len, on_claimed, cl) != 0) {
+        free(cl);
+        return false; /* no connection now: the name is the user's (a clash is settled later) */
+    }
     c->stats.claims++;
-    c->claims_in_flight++;
-    eval(c, CLAIM_LUA, sizeof(CLAIM_LUA) - 1, name, len, on_claimed, cl);
+    c->in_flight++;
+    return true;
 }
 
 static bool hook_claim(void *ctx, const struct nt_member *m, const char *name, size_t len)
@@ -473,8 +490,7 @@ static bool hook_claim(void *ctx, const struct nt_member *m, const char *name, s
     struct nt_cluster *c = ctx;
     if (!nt_link_is_up(c->link))
         return false; /* alone: a clash, if any, is settled when the others are back */
-    claim_name(c, m, name, len, false);
-    return true;
+    return claim_name(c, m, name, len, false);
 }
 
 static void hook_release(void *ctx, const struct nt_member *m, const char *name, size_t len)
@@ -483,6 +499,53 @@ static void hook_release(void *ctx, const struct nt_member *m, const char *name,
     struct nt_cluster *c = ctx;
     if (nt_link_is_up(c->link))
         eval(c, RELEASE_LUA, sizeof(RELEASE_LUA) - 1, name, len, on_forced, NULL);
+}
+
+/* --- bans ---------------------------------------------------------------------------------- */
+
+static void ban_here(struct nt_cluster *c, const char *ip, size_t len, bool is_banned)
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof(buf) || memchr(ip, '\0', len) != NULL)
+        return; /* no address natter bans (PROTOCOL.md §7.10) */
+    memcpy(buf, ip, len);
+    buf[len] = '\0';
+    c->is_applying_bans = true;
+    if (is_banned) {
+        if (nt_chat_ban(c->chat, buf))
+            NT_INFO("cluster: %s banned on another node", buf);
+    } else if (nt_chat_unban(c->chat, buf)) {
+        NT_INFO("cluster: %s unbanned on another node", buf);
+    }
+    c->is_applying_bans = false;
+}
+
+/* A ban or unban made here: into Redis's set, and told to the nodes linked now. */
+static void hook_bans_changed(void *ctx, const char *ip, bool is_banned)
+{
+    struct nt_cluster *c = ctx;
+    if (c->is_applying_bans || !nt_link_is_up(c->link))
+        return; /* theirs; or alone: given to Redis when the link is back (on_up) */
+    const char *argv[] = {is_banned ? "SADD" : "SREM", c->bans_key, ip};
+    const size_t lens[] = {4, strlen(c->bans_key), strlen(ip)};
+    nt_link_command(c->link, 3, argv, lens, on_forced, NULL);
+    struct nt_wire_msg w = {
+        .type = NT_WIRE_BANS, .time_ms = wall_ms(), .kind = is_banned, .text = str(ip, strlen(ip))};
+    send_msg(c, &w);
+}
+
+/* Every node's bans, when the link comes up: added here. */
+static void on_bans(struct nt_link *l, const struct redisReply *reply, void *arg)
+{
+    (void)l;
+    struct nt_cluster *c = arg;
+    if (!answered(c) || reply == NULL || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < reply->elements; i++) {
+        const struct redisReply *e = reply->element[i];
+        if (e->type == REDIS_REPLY_STRING)
+            ban_here(c, e->str, e->len, true);
+    }
 }
 
 /* --- in: the other nodes' messages --------------------------------------------------------- */
@@ -512,7 +575,8 @@ static void on_user(struct nt_cluster *c, struct peer *p, const struct nt_wire_m
 /* Asks p to say again who is on it (its USERs, then DONE). */
 static void ask_sync(struct nt_cluster *c, struct peer *p)
 {
-    struct nt_wire_msg s = {.type = NT_WIRE_SYNC, .time_ms = wall_ms(), .target = {p->name, p->len}};
+    struct nt_wire_msg s = {
+        .type = NT_WIRE_SYNC, .time_ms = wall_ms(), .target = {p->name, p->len}};
     send_msg(c, &s);
 }
 
@@ -540,8 +604,8 @@ static void on_event(struct nt_cluster *c, struct peer *p, const struct nt_wire_
             return;
         }
         struct nt_member *h = nt_chat_find(c->chat, w->target.p, w->target.len);
-        if (h != NULL && h != &g->m && !settle_clash(c, p, h, w->target.p, w->target.len,
-                                                      w->time_ms))
+        if (h != NULL && h != &g->m &&
+            !settle_clash(c, p, h, w->target.p, w->target.len, w->time_ms))
             return;
     } else {
         g = ghost_for(c, p, w->actor.p, w->actor.len, w->actor_id, w->time_ms);
@@ -550,8 +614,8 @@ static void on_event(struct nt_cluster *c, struct peer *p, const struct nt_wire_
         return;
     g->epoch = p->epoch;
     /* The reason, as one of the core's static words (the log shows it). */
-    static const char *const reasons[] = {"quit", "closed", "slow", "idle", "kicked", "banned",
-                                          "ping", "stalled", "error", "name-timeout"};
+    static const char *const reasons[] = {"quit",   "closed", "slow",    "idle",  "kicked",
+                                          "banned", "ping",   "stalled", "error", "name-timeout"};
     const char *reason = "left";
     for (size_t i = 0; i < NT_ARRAY_LEN(reasons); i++) {
         if (w->reason.len == strlen(reasons[i]) &&
@@ -610,6 +674,9 @@ static void handle(struct nt_cluster *c, const struct nt_wire_msg *w)
     case NT_WIRE_DONE:
         on_done(c, p);
         break;
+    case NT_WIRE_BANS:
+        ban_here(c, w->text.p, w->text.len, w->kind != 0);
+        break;
     case NT_WIRE_EVENT:
         on_event(c, p, w);
         break;
@@ -663,6 +730,16 @@ static void on_up(struct nt_link *l, uint64_t down_since)
         if (m->node == NULL && m->state == NT_MEMBER_IN)
             eval(c, CLAIM_LUA, sizeof(CLAIM_LUA) - 1, m->name, m->name_len, on_forced, NULL);
     }
+    /* Bans: this node's (made while alone too) into the set, then the set's here. */
+    for (size_t i = 0; i < c->chat->n_bans; i++) {
+        const char *bargv[] = {"SADD", c->bans_key, c->chat->bans[i]};
+        const size_t blens[] = {4, strlen(c->bans_key), strlen(c->chat->bans[i])};
+        nt_link_command(c->link, 3, bargv, blens, on_forced, NULL);
+    }
+    const char *margv[] = {"SMEMBERS", c->bans_key};
+    const size_t mlens[] = {8, strlen(c->bans_key)};
+    if (nt_link_command(c->link, 2, margv, mlens, on_bans, c) == 0)
+        c->in_flight++; /* c lives until the answer */
     struct nt_wire_msg s = {.type = NT_WIRE_SYNC, .time_ms = wall_ms()};
     send_msg(c, &s);
     publish_snapshot(c);
@@ -671,8 +748,8 @@ static void on_up(struct nt_link *l, uint64_t down_since)
         clock_of(down_since, from);
         clock_of(wall_ms(), to);
         snprintf(text, sizeof(text),
-                 "The other nodes are back; lines from them between %s and %s may be missing",
-                 from, to);
+                 "The other nodes are back; lines from them between %s and %s may be missing", from,
+                 to);
         NT_INFO("cluster: %s", text);
         nt_chat_notice_all(c->chat, text);
     }
@@ -683,8 +760,8 @@ static void on_down(struct nt_link *l, uint64_t since)
     struct nt_cluster *c = nt_link_ctx(l);
     char at[16], text[128];
     clock_of(since, at);
-    snprintf(text, sizeof(text), "The other nodes are unreachable since %s; this node goes on alone",
-             at);
+    snprintf(text, sizeof(text),
+             "The other nodes are unreachable since %s; this node goes on alone", at);
     NT_WARN("cluster: %s", text);
     all_peers_gone(c, "unreachable", false);
     nt_chat_notice_all(c->chat, text);
@@ -730,6 +807,7 @@ struct nt_cluster *nt_cluster_new(uv_loop_t *loop, struct nt_chat *chat,
     NT_ASSERT(c->node_len >= 1 && c->node_len <= NT_WIRE_MAX_NODE);
     memcpy(c->node, node, c->node_len);
     snprintf(c->names_key, sizeof(c->names_key), "natter:%u:names", cfg->redis.db);
+    snprintf(c->bans_key, sizeof(c->bans_key), "natter:%u:bans", cfg->redis.db);
     c->alive_prefix_len = (size_t)snprintf(c->alive_prefix, sizeof(c->alive_prefix),
                                            "natter:%u:alive:", cfg->redis.db);
     nt_list_init(&c->peers);
@@ -738,6 +816,7 @@ struct nt_cluster *nt_cluster_new(uv_loop_t *loop, struct nt_chat *chat,
     c->hooks = (struct nt_chat_cluster){.claim = hook_claim,
                                         .release = hook_release,
                                         .publish = hook_publish,
+                                        .bans_changed = hook_bans_changed,
                                         .node = c->node,
                                         .ctx = c};
     chat->cluster = &c->hooks;
@@ -756,9 +835,13 @@ bool nt_cluster_is_up(const struct nt_cluster *c)
     return nt_link_is_up(c->link);
 }
 
-const struct nt_cluster_stats *nt_cluster_stats(const struct nt_cluster *c)
+void nt_cluster_stats(const struct nt_cluster *c, struct nt_cluster_stats *out)
 {
-    return &c->stats;
+    *out = c->stats;
+    const struct nt_link_stats *ls = nt_link_stats(c->link);
+    out->missing = ls->missing;
+    out->outages = ls->downs;
+    out->is_up = nt_link_is_up(c->link);
 }
 
 const char *nt_cluster_node(const struct nt_cluster *c)
@@ -770,7 +853,7 @@ static void on_tick_closed(uv_handle_t *h)
 {
     struct nt_cluster *c = h->data;
     c->is_tick_closed = true;
-    if (c->claims_in_flight == 0)
+    if (c->in_flight == 0)
         free(c);
 }
 

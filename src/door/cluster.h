@@ -23,6 +23,8 @@ struct nt_cluster_stats {
     uint64_t clashes;   /* names two nodes held at once, settled (one user renamed) */
     uint64_t peers;     /* other nodes heard from now */
     uint64_t ghosts;    /* users of other nodes here now */
+    uint64_t outages;   /* times the link went down */
+    bool is_up;         /* the link works now */
 };
 
 /* Joins chat to the cluster on cfg->redis as node (1-64 bytes): hooks itself into chat. Returns
@@ -33,8 +35,8 @@ struct nt_cluster *nt_cluster_new(uv_loop_t *loop, struct nt_chat *chat,
 /* Whether the link to the other nodes works now. */
 bool nt_cluster_is_up(const struct nt_cluster *c);
 
-/* c's counters, and the link's. */
-const struct nt_cluster_stats *nt_cluster_stats(const struct nt_cluster *c);
+/* c's counters, and the link's, now. */
+void nt_cluster_stats(const struct nt_cluster *c, struct nt_cluster_stats *out);
 
 /* The node's name. */
 const char *nt_cluster_node(const struct nt_cluster *c);

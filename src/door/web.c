@@ -196,6 +196,27 @@ static void one(struct out *o, const char *name, const char *type, const char *h
 }
 
 /* The Prometheus text format (version 0.0.4) of what the server counts (PROTOCOL.md §9.4). */
+/* The link to the other nodes (--redis; OPERATIONS.md, "Metrics"). */
+static void cluster_metrics(struct out *o, const struct nt_cluster_stats *cs)
+{
+    one(o, "natter_cluster_linked", "gauge", "1 while the link to the other nodes works.",
+        cs->is_up);
+    one(o, "natter_cluster_nodes", "gauge", "Other nodes heard from.", cs->peers);
+    one(o, "natter_cluster_remote_users", "gauge", "Users of other nodes.", cs->ghosts);
+    one(o, "natter_cluster_events_published_total", "counter",
+        "This node's messages handed to Redis.", cs->published);
+    one(o, "natter_cluster_events_received_total", "counter", "Other nodes' events applied here.",
+        cs->received);
+    one(o, "natter_cluster_dropped_total", "counter",
+        "This node's messages not sent: the link was down or --redis-queue full.", cs->dropped);
+    one(o, "natter_cluster_missing_total", "counter",
+        "Other nodes' messages that never came (gaps).", cs->missing);
+    one(o, "natter_cluster_outages_total", "counter", "Times the link went down.", cs->outages);
+    one(o, "natter_cluster_name_claims_total", "counter", "Names asked of Redis.", cs->claims);
+    one(o, "natter_cluster_name_clashes_total", "counter",
+        "Names two nodes held at once, settled by the earlier claim.", cs->clashes);
+}
+
 static void metrics_text(const struct nt_web_door *door, struct out *o)
 {
     const struct nt_net *net = door->net;
@@ -223,8 +244,12 @@ static void metrics_text(const struct nt_web_door *door, struct out *o)
          "natter_clients{door=\"ws\"} %llu\nnatter_clients{door=\"http\"} %llu\n",
          (unsigned long long)line, (unsigned long long)irc, (unsigned long long)ws,
          (unsigned long long)http);
-    one(o, "natter_named_clients", "gauge", "Users in the chat (with a name), every door.",
-        door->chat->names.count);
+    struct nt_cluster_stats cs = {0};
+    if (door->cluster != NULL)
+        nt_cluster_stats(door->cluster, &cs);
+    one(o, "natter_named_clients", "gauge",
+        "Users in the chat (with a name) on this node, every door.",
+        door->chat->names.count - cs.ghosts);
     one(o, "natter_rooms", "gauge", "Rooms that exist (with at least one member).",
         door->chat->hub.n_rooms);
     one(o, "natter_connections_accepted_total", "counter", "Connections accepted.", st->accepted);
@@ -260,6 +285,8 @@ static void metrics_text(const struct nt_web_door *door, struct out *o)
     one(o, "natter_http_requests_total", "counter", "HTTP requests answered.", door->requests);
     one(o, "natter_websocket_upgrades_total", "counter", "WebSocket connections opened.",
         door->upgrades);
+    if (door->cluster != NULL)
+        cluster_metrics(o, &cs);
     uint64_t now = wall_ms();
     one(o, "natter_uptime_seconds", "gauge", "Seconds since the server started.",
         (now - door->start_ms) / 1000);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "chat/chat.h"
+#include "door/cluster.h"
 #include "door/irc.h"
 #include "door/line.h"
 #include "lib/config.h"
@@ -32,13 +33,14 @@ extern const struct nt_web_asset nt_web_assets[]; /* ends with a NULL path */
 
 /* One web door serves every http:// and https:// listener. */
 struct nt_web_door {
-    const struct nt_config *cfg;     /* borrowed */
-    struct nt_chat *chat;            /* borrowed: /metrics */
-    struct nt_net *net;              /* borrowed: /metrics */
-    struct nt_line_door *line;       /* borrowed: WebSockets with subprotocol natter.line */
-    struct nt_irc_door *irc;         /* borrowed: every other WebSocket */
-    struct nt_msg **bodies;          /* owned refs, one per asset: shared by every response */
-    char (*etags)[NT_WEB_ETAG_SIZE]; /* owned, one per asset: "\"0123456789abcdef\"" */
+    const struct nt_config *cfg;      /* borrowed */
+    struct nt_chat *chat;             /* borrowed: /metrics */
+    struct nt_net *net;               /* borrowed: /metrics */
+    struct nt_line_door *line;        /* borrowed: WebSockets with subprotocol natter.line */
+    struct nt_irc_door *irc;          /* borrowed: every other WebSocket */
+    const struct nt_cluster *cluster; /* borrowed: /metrics; NULL on a single node */
+    struct nt_msg **bodies;           /* owned refs, one per asset: shared by every response */
+    char (*etags)[NT_WEB_ETAG_SIZE];  /* owned, one per asset: "\"0123456789abcdef\"" */
     size_t n_assets;
     uint64_t start_ms;           /* wall clock at start, for process_start_time_seconds */
     uint64_t requests, upgrades; /* counters: requests answered, WebSockets opened */

@@ -19,8 +19,7 @@
 #define NT_WEB_ORIGIN_MAX     256 /* bytes of one --web-origin, its NUL included */
 #define NT_MAX_METRICS_ALLOW  32
 #define NT_NODE_NAME_MAX      64 /* bytes of --node-name (NT_WIRE_MAX_NODE) */
-#define NT_NODE_NAME_CHARS                                                                         \
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+#define NT_NODE_NAME_CHARS    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 /* What a listener speaks: a door's protocol over a transport (docs/OPERATIONS.md, --listen). */
 enum nt_scheme {
@@ -80,13 +79,13 @@ struct nt_config {
     char web_origin[NT_MAX_WEB_ORIGINS][NT_WEB_ORIGIN_MAX];
     size_t n_web_origin;
     struct nt_cidr metrics_allow[NT_MAX_METRICS_ALLOW]; /* who may GET /metrics */
-    size_t n_metrics_allow; /* none given: loopback (127.0.0.0/8, ::1/128) */
-    const char *redis_url;  /* borrowed from argv or owned; NULL = a single node (--redis) */
+    size_t n_metrics_allow;    /* none given: loopback (127.0.0.0/8, ::1/128) */
+    const char *redis_url;     /* borrowed from argv or owned; NULL = a single node (--redis) */
     struct nt_redis_url redis; /* redis_url, parsed */
-    const char *node_name;  /* borrowed from argv or owned; NULL = HOST-PID (--node-name) */
-    uint64_t redis_queue;   /* bytes waiting for Redis before events are dropped */
-    bool check_config;      /* -n: check and exit */
-    char **owned;           /* owned copies of the strings a config file gave (paths) */
+    const char *node_name;     /* borrowed from argv or owned; NULL = HOST-PID (--node-name) */
+    uint64_t redis_queue;      /* bytes waiting for Redis before events are dropped */
+    bool check_config;         /* -n: check and exit */
+    char **owned;              /* owned copies of the strings a config file gave (paths) */
     size_t n_owned;
     bool show_help;
     bool show_version;

@@ -26,6 +26,7 @@ enum nt_wire_type {
                                 named target answers with its USERs, then a DONE */
     NT_WIRE_DONE = 'D',      /* the sender's USERs for a SYNC are all sent: whom it did not name
                                 is gone */
+    NT_WIRE_BANS = 'N',      /* the address text was banned (kind 1) or unbanned (kind 0) */
 };
 
 #define NT_WIRE_USER_OPER 1u /* the user is an operator */

@@ -77,7 +77,7 @@ struct nt_redis {
     } sock; /* embedded; initialised by the connect */
     uv_connect_t connect_req;
     uv_write_t write_req;
-    uv_timer_t timer; /* embedded: the connect timeout, then a deferred on_disconnect */
+    uv_timer_t timer;     /* embedded: the connect timeout, then a deferred on_disconnect */
     uv_prepare_t flusher; /* embedded: writes out, once per loop iteration, before the poll */
     /* Commands not handed to libuv yet: gathered while the loop runs callbacks, written before
      * it polls again (one write for a burst of PUBLISHes) or when the write in flight is done;

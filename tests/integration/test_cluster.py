@@ -7,15 +7,17 @@ import signal
 import socket
 import threading
 import time
+import urllib.request
 
 import pytest
 
 from cluster_helpers import link, redis, start_node  # noqa: F401 (redis is a fixture)
+from chat_helpers import connect_from, join_from
 from conftest import PROMPT, WAIT, scaled
 from irc_helpers import Doors, from_
 
-pytestmark = pytest.mark.timeout(120) if hasattr(pytest.mark, "timeout") else []
 
+BANNED = b"You are banned from this server.\n"
 CLOCK = rb"\d\d:\d\d:\d\dZ"
 UNREACHABLE = re.compile(rb"\*\*\* The other nodes are unreachable since " + CLOCK +
                          rb"; this node goes on alone \*\*\*\n")
@@ -345,3 +347,84 @@ def test_bad_redis_options_are_usage_errors(run_natter):
         r = run_natter(*args)
         assert r.returncode == 2, (args, r)
         assert why in r.stderr, (args, r)
+
+
+def test_bans_apply_on_every_node_and_outlive_the_node_that_made_them(start_server, redis,
+                                                                       tmp_path):
+    pw = tmp_path / "oper"
+    pw.write_text("s3cret\n")
+    north, south = nodes(start_server, redis, "north", "south",
+                         args=("--oper-password-file", pw))
+    op = Doors(north).line("Op")
+    mallory = join_from(south, "Mallory", "127.0.0.3")
+    op.expect_line(b"*** Mallory has joined the chat ***")
+    op.send("/oper s3cret")
+    op.expect_line(b"*** You are now an operator ***")
+    # A user of another node: its own node bans its address, and every node refuses it.
+    op.send("/ban Mallory")
+    assert mallory.read_until_closed() == b"*** You were banned by Op ***\n"
+    op.expect_line(b"*** Mallory was banned by Op ***")
+    south.wait_log(r"name=Mallory left: banned$")
+    north.wait_log(r"cluster: 127\.0\.0\.3 banned on another node$")
+    for node in (north, south):
+        again = connect_from(node, "127.0.0.3", label="again")
+        assert again.read_until_closed() == BANNED
+    assert b"127.0.0.3" in redis.command("SMEMBERS", "natter:0:bans")
+    # A node that comes later gets the bans from Redis.
+    east = start_node(start_server, redis, "east")
+    east.wait_log(r"cluster: 127\.0\.0\.3 banned on another node$")
+    again = connect_from(east, "127.0.0.3", label="again-east")
+    assert again.read_until_closed() == BANNED
+    # /unban on any node lifts it everywhere.
+    op.send("/unban 127.0.0.3")
+    op.expect_line(b"*** 127.0.0.3 is no longer banned ***")
+    south.wait_log(r"cluster: 127\.0\.0\.3 unbanned on another node$")
+    east.wait_log(r"cluster: 127\.0\.0\.3 unbanned on another node$")
+    back = join_from(south, "Mallory", "127.0.0.3")
+    back.send("/who")
+    assert back.read_line().startswith(b"*** 2 in lobby")
+    assert b"127.0.0.3" not in redis.command("SMEMBERS", "natter:0:bans")
+
+
+def test_metrics_say_whether_the_node_is_linked(start_server, redis):
+    def metrics(node):
+        host, port, _ = node.addresses[node.address_of("http")]
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=WAIT) as r:
+            text = r.read().decode()
+        return {l.split(" ")[0]: float(l.split(" ")[1]) for l in text.splitlines()
+                if l.startswith("natter_cluster_") or l.startswith("natter_named")}
+
+    listen = ("127.0.0.1:0", "http://127.0.0.1:0")
+    north = start_server("--redis", redis.url, "--node-name", "north", listen=listen)
+    north.node = "north"
+    south = start_server("--redis", redis.url, "--node-name", "south", listen=listen)
+    south.node = "south"
+    north.wait_log(r"linked through Redis as north$")
+    link([north, south])
+    alice = north.join("Alice")
+    south.join("Bob")
+    alice.expect_line(b"*** Bob has joined the chat ***")
+    alice.send("hello")
+    deadline = time.monotonic() + WAIT
+    while True:
+        m = metrics(south)
+        if m.get("natter_cluster_events_received_total", 0) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert m["natter_cluster_linked"] == 1
+    assert m["natter_cluster_nodes"] == 1
+    assert m["natter_cluster_remote_users"] == 1
+    assert m["natter_named_clients"] == 1  # this node's own
+    assert m["natter_cluster_events_received_total"] >= 2  # Alice's join and line
+    assert m["natter_cluster_outages_total"] == 0
+    n = metrics(north)
+    assert n["natter_cluster_events_published_total"] >= 2
+    assert n["natter_cluster_name_claims_total"] == 1
+    redis.kill()
+    deadline = time.monotonic() + scaled(5)
+    while metrics(north)["natter_cluster_linked"] != 0:
+        assert time.monotonic() < deadline, "still linked after Redis went away"
+        time.sleep(0.05)
+    m = metrics(north)
+    assert m["natter_cluster_outages_total"] == 1
+    assert m["natter_cluster_nodes"] == 0 and m["natter_cluster_remote_users"] == 0
