@@ -30,11 +30,16 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite
 
-.PHONY: run test build build-asan test-release test-browser test-asan clean build-fuzz fuzz \
+.PHONY: run run-cluster test build build-asan test-release test-browser test-asan clean build-fuzz fuzz \
 	fuzz-merge test-fuzz soak test-soak test-long test-valgrind lint install deb test-package
 
 run: build
 	./build/natter $(ARGS)
+
+# Two nodes and a loopback redis-server: one chat on 8888 and 8889 (scripts/run-cluster.sh).
+run-cluster: build
+	./scripts/install-deps.sh cluster
+	./scripts/run-cluster.sh $(ARGS)
 
 build:
 	./scripts/install-deps.sh build

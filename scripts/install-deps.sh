@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages natter needs that are missing. Checks with dpkg-query first,
 # so on a machine that has everything it does nothing and needs no network.
-# usage: scripts/install-deps.sh [build|test|bench|fuzz|deb|browser]...   (default: build)
+# usage: scripts/install-deps.sh [build|test|bench|fuzz|deb|browser|cluster]...   (default: build)
 # The sets that use node tools also run `npm ci` where their package-lock.json is (see the end).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,13 +12,15 @@ build=(cmake ninja-build pkg-config gcc libuv1-dev libssl-dev openssl libcmocka-
 # redis-server: tests/unit/test_redis.c starts its own on loopback.
 test=("${build[@]}" clang libclang-rt-14-dev python3 python3-pytest python3-pytest-timeout
       clang-tidy cppcheck clang-format valgrind ncat irssi weechat-headless tmux man-db groff-base
-      redis-server python3-websockets)
+      redis-server redis-tools python3-websockets)
 bench=("${build[@]}" redis-server nats-server ngircd inspircd python3)
 fuzz=("${build[@]}" clang-14 libclang-rt-14-dev)
 # make deb (dpkg-buildpackage, debian/) and make test-package (tests/package: pytest, man, lintian,
 # systemd-analyze verify; systemd need not run).
 deb=("${build[@]}" build-essential debhelper dpkg-dev fakeroot lintian python3 python3-pytest
      man-db groff-base systemd)
+# make run-cluster: two nodes through a loopback redis-server (redis-cli waits for it).
+cluster=("${build[@]}" redis-server redis-tools)
 # make test-browser (tests/browser): Debian's Chromium, driven by npm playwright-core (below).
 browser=(chromium)
 
@@ -36,8 +38,9 @@ for set in "${@:-build}"; do
     fuzz) want+=("${fuzz[@]}") ;;
     deb) want+=("${deb[@]}") ;;
     browser) want+=("${browser[@]}"); npm_dirs+=(tests/browser) ;;
+    cluster) want+=("${cluster[@]}") ;;
     *) echo "install-deps.sh: unknown package set '$set'" \
-            "(build, test, bench, fuzz, deb, browser)" >&2
+            "(build, test, bench, fuzz, deb, browser, cluster)" >&2
        exit 2 ;;
   esac
 done

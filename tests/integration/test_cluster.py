@@ -2,18 +2,20 @@
 through a real redis-server of the test's own, clients through the line and IRC doors.
 
 Every wait has a deadline; Redis and the nodes are stopped by PID (cluster_helpers)."""
+import os
 import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 import urllib.request
 
 import pytest
 
-from cluster_helpers import link, redis, start_node  # noqa: F401 (redis is a fixture)
 from chat_helpers import connect_from, join_from
-from conftest import PROMPT, WAIT, scaled
+from cluster_helpers import free_port, link, redis, start_node  # noqa: F401 (a fixture)
+from conftest import NATTER_BIN, PROMPT, REPO, WAIT, open_client, scaled
 from irc_helpers import Doors, from_
 
 
@@ -428,3 +430,48 @@ def test_metrics_say_whether_the_node_is_linked(start_server, redis):
     m = metrics(north)
     assert m["natter_cluster_outages_total"] == 1
     assert m["natter_cluster_nodes"] == 0 and m["natter_cluster_remote_users"] == 0
+
+
+def test_make_run_cluster_is_one_chat_on_two_ports_and_ctrl_c_stops_all_three(tmp_path):
+    ports = {k: [free_port(), free_port()] for k in ("LINE", "IRC", "WEB")}
+    env = {**os.environ, "REDIS_PORT": str(free_port()), "NATTER": NATTER_BIN,
+           **{f"{k}_PORTS": " ".join(map(str, v)) for k, v in ports.items()}}
+    log = open(tmp_path / "run-cluster.log", "wb")
+    proc = subprocess.Popen(["bash", str(REPO / "scripts" / "run-cluster.sh"), "--rate", "0"],
+                            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + scaled(15)
+        while (tmp_path / "run-cluster.log").read_bytes().count(b" is here") < 2:
+            assert time.monotonic() < deadline and proc.poll() is None, \
+                (tmp_path / "run-cluster.log").read_bytes().decode(errors="replace")
+            time.sleep(0.05)
+        alice = open_client("127.0.0.1", ports["LINE"][0], label="Alice")
+        bob = open_client("127.0.0.1", ports["LINE"][1], label="Bob")
+        for c, name in ((alice, "Alice"), (bob, "Bob")):
+            c.expect_bytes(PROMPT)
+            c.send(name)
+            c.expect_welcome(name)
+        alice.expect_line(b"*** Bob has joined the chat ***")
+        bob.send("hello from 8889")
+        alice.expect_line(b"Bob: hello from 8889")
+        alice.close()
+        bob.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+        try:
+            proc.wait(timeout=scaled(15))
+        finally:
+            log.close()
+    # All three are gone: nothing is left in the group, nothing listens.
+    deadline = time.monotonic() + scaled(5)
+    while True:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "a process of make run-cluster is still running"
+        time.sleep(0.05)
+    for port in ports["LINE"] + [int(env["REDIS_PORT"])]:
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
