@@ -82,6 +82,26 @@ static void test_round_trip(void **state)
     assert_int_equal(d.kind, UINT32_MAX);
     assert_int_equal(d.actor_id, UINT64_MAX);
     nt_msg_unref(enc);
+    /* The cluster's other types: a user with its rooms, a snapshot asked and ended, a ban. */
+    const uint8_t types[] = {NT_WIRE_USER, NT_WIRE_SYNC, NT_WIRE_DONE, NT_WIRE_BANS, NT_WIRE_BYE};
+    for (size_t i = 0; i < sizeof(types); i++) {
+        struct nt_wire_msg u = {.type = types[i],
+                                .node = str("south", 5),
+                                .seq = 7,
+                                .time_ms = 1796591614028,
+                                .kind = NT_WIRE_USER_OPER,
+                                .actor_id = 42,
+                                .actor = str("Bob", 3),
+                                .target = str("lobby,rust", 10),
+                                .text = str("10.0.0.3", 8)};
+        enc = nt_wire_encode(&u);
+        assert_int_equal(nt_wire_decode(enc->data, enc->len, &d), NT_WIRE_OK);
+        assert_int_equal(d.type, types[i]);
+        assert_str_equal(d.target, u.target);
+        assert_str_equal(d.text, u.text);
+        assert_int_equal(d.kind, NT_WIRE_USER_OPER);
+        nt_msg_unref(enc);
+    }
 }
 
 static void test_refusals(void **state)
