@@ -31,6 +31,12 @@ static const char CLAIM_LUA[] =
     "local o = redis.call('HGET', KEYS[1], ARGV[1]) "
     "if o and o ~= ARGV[2] and redis.call('EXISTS', ARGV[3] .. o) == 1 then return 0 end "
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1";
+/* Forgets every name held by this node (it links again: it claims those it has right after, so
+ * names it lost meanwhile, a crash before a restart under the same name, are freed). */
+static const char FORGET_LUA[] =
+    "local all = redis.call('HGETALL', KEYS[1]) "
+    "for i = 1, #all, 2 do if all[i + 1] == ARGV[1] then redis.call('HDEL', KEYS[1], all[i]) end "
+    "end return 1";
 static const char RELEASE_LUA[] = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then "
                                   "redis.call('HDEL', KEYS[1], ARGV[1]) end return 1";
 
@@ -38,9 +44,14 @@ struct peer {
     struct nt_list link; /* in cluster->peers */
     char name[NT_WIRE_MAX_NODE + 1];
     size_t len;
-    uint64_t heard;        /* loop ms of its last message */
-    uint64_t heard_wall;   /* wall ms of its last message */
-    uint64_t epoch;        /* its snapshot round: ghosts it did not name by its DONE are gone */
+    uint64_t heard;      /* loop ms of its last message */
+    uint64_t heard_wall; /* wall ms of its last message */
+    uint64_t epoch;      /* its snapshot round: ghosts it did not name by its DONE are gone */
+    bool in_snapshot;    /* its DONE 0 came, its DONE 1 not yet */
+    /* Its messages that never came, told at most once a second (a burst of drops is one line):
+     * the span not told yet, and when the last was told (loop ms). */
+    bool has_gap;
+    uint64_t gap_from, gap_to, gap_told;
     struct nt_list ghosts; /* of struct ghost, by link */
 };
 
@@ -367,15 +378,18 @@ static void publish_user(struct nt_cluster *c, const struct nt_member *m)
     send_msg(c, &w);
 }
 
-/* Every local user, then DONE: the answer to a SYNC, and what a node says when it (re)links. */
+/* DONE 0, every local user, DONE 1: the answer to a SYNC, and what a node says when it
+ * (re)links. */
 static void publish_snapshot(struct nt_cluster *c)
 {
+    struct nt_wire_msg begin = {.type = NT_WIRE_DONE, .time_ms = wall_ms(), .kind = 0};
+    send_msg(c, &begin);
     for (const struct nt_list *l = c->chat->members.next; l != &c->chat->members; l = l->next) {
         const struct nt_member *m = NT_CONTAINER_OF_CONST(l, struct nt_member, all_link);
         if (m->node == NULL && m->state == NT_MEMBER_IN)
             publish_user(c, m);
     }
-    struct nt_wire_msg w = {.type = NT_WIRE_DONE, .time_ms = wall_ms()};
+    struct nt_wire_msg w = {.type = NT_WIRE_DONE, .time_ms = wall_ms(), .kind = 1};
     send_msg(c, &w);
 }
 
@@ -639,18 +653,24 @@ static void on_event(struct nt_cluster *c, struct peer *p, const struct nt_wire_
         ghost_goodbye(&g->m, NULL, reason, NULL);
 }
 
-/* The end of p's snapshot: whom it did not name since its last one is gone. */
-static void on_done(struct nt_cluster *c, struct peer *p)
+/* The start of p's snapshot (a new round: what it names from now on is there), or its end: whom
+ * it did not name or make act since the start is gone. */
+static void on_done(struct nt_cluster *c, struct peer *p, bool is_end)
 {
-    for (struct nt_list *l = p->ghosts.next; l != &p->ghosts;) {
+    if (!is_end) {
+        p->epoch++;
+        p->in_snapshot = true;
+        return;
+    }
+    if (!p->in_snapshot)
+        return; /* an end without its start (we came in between): nothing to judge by */
+    p->in_snapshot = false;
+    for (struct nt_list *l = p->ghosts.next, *next; l != &p->ghosts; l = next) {
+        next = l->next;
         struct ghost *g = NT_CONTAINER_OF(l, struct ghost, link);
-        l = l->next;
         if (g->epoch != p->epoch)
             ghost_out(c, g, "gone", true);
     }
-    p->epoch++;
-    for (struct nt_list *l = p->ghosts.next; l != &p->ghosts; l = l->next)
-        NT_CONTAINER_OF(l, struct ghost, link)->epoch = p->epoch;
 }
 
 static void handle(struct nt_cluster *c, const struct nt_wire_msg *w)
@@ -672,7 +692,7 @@ static void handle(struct nt_cluster *c, const struct nt_wire_msg *w)
         on_user(c, p, w);
         break;
     case NT_WIRE_DONE:
-        on_done(c, p);
+        on_done(c, p, w->kind != 0);
         break;
     case NT_WIRE_BANS:
         ban_here(c, w->text.p, w->text.len, w->kind != 0);
@@ -701,19 +721,32 @@ void nt_cluster_receive(struct nt_cluster *c, const char *payload, size_t len)
     handle(c, &w);
 }
 
+/* Tells the local users the span of p's messages that never came. */
+static void tell_gap(struct nt_cluster *c, struct peer *p)
+{
+    char from[16], to[16], text[NT_WIRE_MAX_NODE + 128];
+    clock_of(p->gap_from, from);
+    clock_of(p->gap_to, to);
+    snprintf(text, sizeof(text), "Lines from node %s between %s and %s may be missing", p->name,
+             from, to);
+    nt_chat_notice_all(c->chat, text);
+    p->has_gap = false;
+    p->gap_told = uv_now(c->loop);
+    ask_sync(c, p); /* what its users did meanwhile: it says again who is there */
+}
+
 static void on_gap(struct nt_link *l, const struct nt_wire_msg *w, uint64_t missing)
 {
     struct nt_cluster *c = nt_link_ctx(l);
     struct peer *p = peer_for(c, &w->node);
     c->stats.missing += missing;
-    char from[16], to[16], text[NT_WIRE_MAX_NODE + 128];
-    clock_of(p->heard_wall != 0 ? p->heard_wall : w->time_ms, from);
-    clock_of(w->time_ms, to);
     NT_WARN("cluster: %llu messages of node %s never came", (unsigned long long)missing, p->name);
-    snprintf(text, sizeof(text), "Lines from node %s between %s and %s may be missing", p->name,
-             from, to);
-    nt_chat_notice_all(c->chat, text);
-    ask_sync(c, p); /* what its users did meanwhile: it says again who is there */
+    if (!p->has_gap)
+        p->gap_from = p->heard_wall != 0 ? p->heard_wall : w->time_ms;
+    p->gap_to = w->time_ms;
+    p->has_gap = true;
+    if (p->gap_told == 0 || uv_now(c->loop) - p->gap_told >= TICK_MS)
+        tell_gap(c, p);
 }
 
 /* Our own link works (again): say who is here, ask who is there, and take our names back. */
@@ -725,6 +758,9 @@ static void on_up(struct nt_link *l, uint64_t down_since)
     const char *argv[] = {"SET", alive, "1", "PX", "5000"};
     const size_t lens[] = {3, strlen(alive), 1, 2, 4};
     nt_link_command(c->link, 5, argv, lens, on_forced, NULL);
+    const char *fargv[] = {"EVAL", FORGET_LUA, "1", c->names_key, c->node};
+    const size_t flens[] = {4, sizeof(FORGET_LUA) - 1, 1, strlen(c->names_key), c->node_len};
+    nt_link_command(c->link, 5, fargv, flens, on_forced, NULL);
     for (const struct nt_list *n = c->chat->members.next; n != &c->chat->members; n = n->next) {
         const struct nt_member *m = NT_CONTAINER_OF_CONST(n, struct nt_member, all_link);
         if (m->node == NULL && m->state == NT_MEMBER_IN)
@@ -789,6 +825,8 @@ static void on_tick(uv_timer_t *t)
                 NT_WARN("cluster: node %s is silent for %d s: its users leave", p->name,
                         PEER_DEAD_MS / 1000);
                 peer_gone(c, p, "node-lost", true);
+            } else if (p->has_gap && now - p->gap_told >= TICK_MS) {
+                tell_gap(c, p);
             }
         }
     }

@@ -24,8 +24,8 @@ enum nt_wire_type {
                                 NT_WIRE_USER_* bits */
     NT_WIRE_SYNC = 'S',      /* "tell me who is on your node": every node (target "") or the node
                                 named target answers with its USERs, then a DONE */
-    NT_WIRE_DONE = 'D',      /* the sender's USERs for a SYNC are all sent: whom it did not name
-                                is gone */
+    NT_WIRE_DONE = 'D',      /* kind 0: the sender's USERs for a SYNC begin; kind 1: they are all
+                                sent, and whom it did not name (or make act) since is gone */
     NT_WIRE_BANS = 'N',      /* the address text was banned (kind 1) or unbanned (kind 0) */
 };
 

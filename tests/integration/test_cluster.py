@@ -475,3 +475,20 @@ def test_make_run_cluster_is_one_chat_on_two_ports_and_ctrl_c_stops_all_three(tm
     for port in ports["LINE"] + [int(env["REDIS_PORT"])]:
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_a_node_restarted_under_its_name_frees_what_it_no_longer_holds(start_server, redis):
+    north, south = nodes(start_server, redis, "north", "south")
+    bob = Doors(south).line("Bob")
+    Doors(north).line("Alice")
+    bob.expect_line(b"*** Alice has joined the chat ***")
+    north.signal(signal.SIGKILL)
+    north.wait_exit()
+    # Back at once, under the same name (its liveness key has not expired): its snapshot no
+    # longer names Alice, so she leaves, and her name is free.
+    again = start_node(start_server, redis, "north")
+    bob.expect_line(b"*** Alice has left the chat ***", timeout=scaled(5))
+    Doors(south).line("Alice")
+    Doors(again).line("Carol")
+    bob.expect_line(b"*** Alice has joined the chat ***")
+    bob.expect_line(b"*** Carol has joined the chat ***")
