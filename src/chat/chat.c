@@ -1538,3 +1538,26 @@ void nt_chat_ghost_seat(struct nt_chat *chat, struct nt_member *g, const char *n
     if (g->state == NT_MEMBER_IN)
         ghost_seat(chat, g, name, len);
 }
+
+void nt_chat_remember(struct nt_chat *chat, enum nt_event_kind kind,
+                      const struct nt_event_fields *f, uint64_t time_ms, bool is_first)
+{
+    if ((kind != NT_EV_SAY && kind != NT_EV_ACTION) ||
+        nt_names_check(f->actor, f->actor_len) != NT_NAME_OK)
+        return;
+    struct nt_room *room = nt_hub_find(&chat->hub, f->room, f->room_len);
+    if (room == NULL || room->history == NULL)
+        return;
+    if (is_first)
+        nt_hub_forget_history(&chat->hub, room);
+    struct nt_event_fields ff = *f;
+    ff.room = room->name;
+    ff.room_len = room->name_len;
+    ff.target = ff.reason = NULL;
+    ff.target_len = 0;
+    struct nt_event *ev = nt_event_new(kind, ++chat->next_event_id, &ff);
+    if (time_ms != 0)
+        ev->time_ms = time_ms;
+    nt_hub_remember(&chat->hub, room, ev);
+    nt_event_unref(ev);
+}

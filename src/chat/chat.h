@@ -264,6 +264,15 @@ void nt_chat_ghost_leave(struct nt_chat *chat, struct nt_member *g, const char *
 void nt_chat_force_rename(struct nt_chat *chat, struct nt_member *m, const char *name, size_t len,
                           const char *text);
 
+/*
+ * The line of kind (SAY or ACTION) that another node keeps in the history of the room f->room,
+ * said by f->actor at time_ms, as the next of that room's history here (the first of them,
+ * is_first, replaces what the room kept): a node that starts gets the rooms' past this way.
+ * Nobody is told; an unknown room is skipped.
+ */
+void nt_chat_remember(struct nt_chat *chat, enum nt_event_kind kind,
+                      const struct nt_event_fields *f, uint64_t time_ms, bool is_first);
+
 /* Tells every local member text (a server notice: the cluster's outages and gaps). */
 void nt_chat_notice_all(struct nt_chat *chat, const char *text);
 

@@ -187,6 +187,13 @@ void nt_hub_broadcast_shared(struct nt_hub *hub, struct nt_member *m, struct nt_
     }
 }
 
+void nt_hub_forget_history(struct nt_hub *hub, struct nt_room *room)
+{
+    for (size_t i = 0; i < room->hist_len; i++)
+        nt_event_unref(room->history[(room->hist_head + i) % hub->history_cap]);
+    room->hist_head = room->hist_len = 0;
+}
+
 void nt_hub_remember(struct nt_hub *hub, struct nt_room *room, struct nt_event *ev)
 {
     size_t cap = hub->history_cap;

@@ -92,6 +92,9 @@ void nt_hub_broadcast_shared(struct nt_hub *hub, struct nt_member *m, struct nt_
 /* Keeps a reference to ev in room's history (the oldest goes past history_cap). */
 void nt_hub_remember(struct nt_hub *hub, struct nt_room *room, struct nt_event *ev);
 
+/* Empties room's history. */
+void nt_hub_forget_history(struct nt_hub *hub, struct nt_room *room);
+
 /* Delivers room's history to m, oldest first; stops when m's deliver fails (returns -1 then). */
 int nt_hub_replay(struct nt_hub *hub, const struct nt_room *room, struct nt_member *m);
 

@@ -80,9 +80,11 @@ struct nt_cluster {
     uint64_t next_ghost_id;
     uv_timer_t tick;
     struct nt_cluster_stats stats;
-    unsigned in_flight;    /* commands whose answer uses c: it lives until they came */
-    bool is_applying_bans; /* a ban of another node is being applied: not told back */
-    char bans_key[48];     /* natter:DB:bans: every node's bans (a set of addresses) */
+    unsigned in_flight;     /* commands whose answer uses c: it lives until they came */
+    bool is_applying_bans;  /* a ban of another node is being applied: not told back */
+    bool wants_history;     /* no room's past asked yet: asked of the first node that answers */
+    uint64_t history_lines; /* lines of the rooms' past that came */
+    char bans_key[48];      /* natter:DB:bans: every node's bans (a set of addresses) */
     bool is_closed, is_tick_closed;
 };
 
@@ -594,6 +596,61 @@ static void ask_sync(struct nt_cluster *c, struct peer *p)
     send_msg(c, &s);
 }
 
+static bool kind_is_known(uint32_t kind);
+
+/* Sends the history of every room here to the node named for (it has just started). */
+static void publish_history(struct nt_cluster *c, struct nt_wire_str for_node)
+{
+    const struct nt_hub *hub = &c->chat->hub;
+    for (const struct nt_list *l = hub->rooms.next; l != &hub->rooms; l = l->next) {
+        const struct nt_room *r = NT_CONTAINER_OF_CONST(l, struct nt_room, link);
+        for (size_t i = 0; i < r->hist_len; i++) {
+            const struct nt_event *ev = r->history[(r->hist_head + i) % hub->history_cap];
+            struct nt_wire_msg w = {.type = NT_WIRE_HISTORY,
+                                    .time_ms = ev->time_ms,
+                                    .kind = (uint32_t)ev->kind,
+                                    .actor_id = i,
+                                    .room = str(r->name, r->name_len),
+                                    .actor = str(ev->actor, ev->actor_len),
+                                    .text = str(ev->text, ev->text_len),
+                                    .tags = str(ev->tags, ev->tags_len),
+                                    .reason = for_node};
+            send_msg(c, &w);
+        }
+    }
+    struct nt_wire_msg end = {
+        .type = NT_WIRE_HISTORY, .time_ms = wall_ms(), .kind = NT_EV_KINDS, .reason = for_node};
+    send_msg(c, &end);
+}
+
+static bool is_us(const struct nt_cluster *c, struct nt_wire_str s)
+{
+    return s.len == c->node_len && memcmp(s.p, c->node, c->node_len) == 0;
+}
+
+static void on_history(struct nt_cluster *c, struct peer *p, const struct nt_wire_msg *w)
+{
+    if (!is_us(c, w->reason))
+        return;
+    if (w->kind == NT_EV_KINDS) {
+        NT_INFO("cluster: the rooms' past came from node %s: %llu lines", p->name,
+                (unsigned long long)c->history_lines);
+        return;
+    }
+    if (!kind_is_known(w->kind))
+        return;
+    c->history_lines++;
+    struct nt_event_fields f = {.room = w->room.p,
+                                .room_len = w->room.len,
+                                .actor = w->actor.p,
+                                .actor_len = w->actor.len,
+                                .text = w->text.p,
+                                .text_len = w->text.len,
+                                .tags = w->tags.p,
+                                .tags_len = w->tags.len};
+    nt_chat_remember(c->chat, (enum nt_event_kind)w->kind, &f, w->time_ms, w->actor_id == 0);
+}
+
 /* Whether kind is one the chat core knows, as a number from another node. */
 static bool kind_is_known(uint32_t kind)
 {
@@ -684,15 +741,25 @@ static void handle(struct nt_cluster *c, const struct nt_wire_msg *w)
         peer_gone(c, p, "node-shutdown", true);
         break;
     case NT_WIRE_SYNC:
-        if (w->target.len == 0 ||
-            (w->target.len == c->node_len && memcmp(w->target.p, c->node, c->node_len) == 0))
+        if (w->kind == 1 && is_us(c, w->target))
+            publish_history(c, w->node);
+        else if (w->kind == 0 && (w->target.len == 0 || is_us(c, w->target)))
             publish_snapshot(c);
+        break;
+    case NT_WIRE_HISTORY:
+        on_history(c, p, w);
         break;
     case NT_WIRE_USER:
         on_user(c, p, w);
         break;
     case NT_WIRE_DONE:
         on_done(c, p, w->kind != 0);
+        if (w->kind != 0 && c->wants_history && c->chat->cfg->history > 0) {
+            c->wants_history = false; /* its rooms are here now: their past, from it */
+            struct nt_wire_msg s = {
+                .type = NT_WIRE_SYNC, .time_ms = wall_ms(), .kind = 1, .target = {p->name, p->len}};
+            send_msg(c, &s);
+        }
         break;
     case NT_WIRE_BANS:
         ban_here(c, w->text.p, w->text.len, w->kind != 0);
@@ -851,6 +918,7 @@ struct nt_cluster *nt_cluster_new(uv_loop_t *loop, struct nt_chat *chat,
     nt_list_init(&c->peers);
     nt_list_init(&c->dead);
     c->next_ghost_id = GHOST_ID_BASE;
+    c->wants_history = true;
     c->hooks = (struct nt_chat_cluster){.claim = hook_claim,
                                         .release = hook_release,
                                         .publish = hook_publish,

@@ -136,7 +136,7 @@ enum nt_wire_result nt_wire_decode(const char *buf, size_t len, struct nt_wire_m
     m->type = (uint8_t)buf[3];
     if (m->type != NT_WIRE_EVENT && m->type != NT_WIRE_HEARTBEAT && m->type != NT_WIRE_BYE &&
         m->type != NT_WIRE_USER && m->type != NT_WIRE_SYNC && m->type != NT_WIRE_DONE &&
-        m->type != NT_WIRE_BANS)
+        m->type != NT_WIRE_BANS && m->type != NT_WIRE_HISTORY)
         return NT_WIRE_TYPE_X;
     c.p += 4;
     enum nt_wire_result r = get_str(&c, NT_WIRE_MAX_NODE, &m->node);

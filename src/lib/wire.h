@@ -22,11 +22,15 @@ enum nt_wire_type {
     NT_WIRE_USER = 'U',      /* a user of the sender is here: actor, actor_id, claimed at time_ms,
                                 in the rooms of target (comma-separated), away with text, kind:
                                 NT_WIRE_USER_* bits */
-    NT_WIRE_SYNC = 'S',      /* "tell me who is on your node": every node (target "") or the node
-                                named target answers with its USERs, then a DONE */
+    NT_WIRE_SYNC = 'S',      /* kind 0: "tell me who is on your node": every node (target "") or
+                                the node named target answers with its USERs between DONEs;
+                                kind 1: the node named target sends its rooms' HISTORY */
     NT_WIRE_DONE = 'D',      /* kind 0: the sender's USERs for a SYNC begin; kind 1: they are all
                                 sent, and whom it did not name (or make act) since is gone */
     NT_WIRE_BANS = 'N',      /* the address text was banned (kind 1) or unbanned (kind 0) */
+    NT_WIRE_HISTORY = 'Y',   /* a line of a room's history, for the node named reason: an event's
+                                fields, actor_id its place in its room's (0: the first); the last
+                                of them has kind NT_EV_KINDS and nothing else */
 };
 
 #define NT_WIRE_USER_OPER 1u /* the user is an operator */

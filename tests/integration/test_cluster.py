@@ -323,6 +323,16 @@ def test_history_is_shared_across_nodes(start_server, redis):
     alice.expect_line(b"*** Bob has joined the chat ***")
     got = [bob.read_line() for _ in range(3)]
     assert got == [f"Alice: line {i}\n".encode() for i in range(3)]
+    bob.send("/me is here too")
+    alice.expect_line(b"* Bob is here too")
+    # A node that starts later gets the rooms' past from a node that was there.
+    east = start_node(start_server, redis, "east", "--history", "5")
+    link([north, south, east])
+    east.wait_log(r"cluster: the rooms' past came from node (north|south): 4 lines$")
+    carol = Doors(east).line("Carol")
+    got = [carol.read_line() for _ in range(4)]
+    assert got == [f"Alice: line {i}\n".encode() for i in range(3)] + [b"* Bob is here too\n"]
+    carol.expect_silence(0.2)
 
 
 def test_nodes_on_two_databases_are_two_chats(start_server, redis):
