@@ -51,7 +51,7 @@ struct peer {
     /* Its messages that never came, told at most once a second (a burst of drops is one line):
      * the span not told yet, and when the last was told (loop ms). */
     bool has_gap;
-    uint64_t gap_from, gap_to, gap_told;
+    uint64_t gap_from, gap_to, gap_told, gap_missing;
     struct nt_list ghosts; /* of struct ghost, by link */
 };
 
@@ -84,6 +84,8 @@ struct nt_cluster {
     bool is_applying_bans;  /* a ban of another node is being applied: not told back */
     bool wants_history;     /* no room's past asked yet: asked of the first node that answers */
     uint64_t history_lines; /* lines of the rooms' past that came */
+    uint64_t queue_drops;   /* messages the full queue to Redis dropped since the last tick */
+    bool is_dropping;       /* it dropped some in the tick before too (no second warning) */
     char bans_key[48];      /* natter:DB:bans: every node's bans (a set of addresses) */
     bool is_closed, is_tick_closed;
 };
@@ -344,8 +346,22 @@ static void send_msg(struct nt_cluster *c, struct nt_wire_msg *w)
         return;
     }
     c->stats.dropped++;
-    if (rc == UV_ENOBUFS)
-        NT_WARN("cluster: the queue to Redis is full (--redis-queue): a message dropped");
+    if (rc == UV_ENOBUFS && c->queue_drops++ == 0 && !c->is_dropping)
+        NT_WARN("cluster: the queue to Redis is full (--redis-queue): messages for the other "
+                "nodes are dropped");
+}
+
+/* Once a second: how many messages the full queue dropped since the last tick (one line for a
+ * burst, however long). */
+static void report_drops(struct nt_cluster *c)
+{
+    c->is_dropping = c->queue_drops > 0;
+    if (c->queue_drops == 0)
+        return;
+    NT_WARN("cluster: %llu messages for the other nodes were dropped: the queue to Redis was full "
+            "(--redis-queue)",
+            (unsigned long long)c->queue_drops);
+    c->queue_drops = 0;
 }
 
 /* "lobby,rust": the rooms of m, in out (cap bytes). */
@@ -796,8 +812,11 @@ static void tell_gap(struct nt_cluster *c, struct peer *p)
     clock_of(p->gap_to, to);
     snprintf(text, sizeof(text), "Lines from node %s between %s and %s may be missing", p->name,
              from, to);
+    NT_WARN("cluster: %llu messages of node %s never came, between %s and %s",
+            (unsigned long long)p->gap_missing, p->name, from, to);
     nt_chat_notice_all(c->chat, text);
     p->has_gap = false;
+    p->gap_missing = 0;
     p->gap_told = uv_now(c->loop);
     ask_sync(c, p); /* what its users did meanwhile: it says again who is there */
 }
@@ -807,7 +826,7 @@ static void on_gap(struct nt_link *l, const struct nt_wire_msg *w, uint64_t miss
     struct nt_cluster *c = nt_link_ctx(l);
     struct peer *p = peer_for(c, &w->node);
     c->stats.missing += missing;
-    NT_WARN("cluster: %llu messages of node %s never came", (unsigned long long)missing, p->name);
+    p->gap_missing += missing;
     if (!p->has_gap)
         p->gap_from = p->heard_wall != 0 ? p->heard_wall : w->time_ms;
     p->gap_to = w->time_ms;
@@ -897,6 +916,7 @@ static void on_tick(uv_timer_t *t)
             }
         }
     }
+    report_drops(c);
     free_dead(c);
 }
 

@@ -502,3 +502,34 @@ def test_a_node_restarted_under_its_name_frees_what_it_no_longer_holds(start_ser
     Doors(again).line("Carol")
     bob.expect_line(b"*** Alice has joined the chat ***")
     bob.expect_line(b"*** Carol has joined the chat ***")
+
+
+def test_what_overflows_the_queue_to_redis_is_counted_and_told_as_missing(start_server, redis):
+    north, south = nodes(start_server, redis, "north", "south", args=("--redis-queue", "65536"))
+    alice = Doors(north).line("Alice")
+    ann = Doors(north).line("Ann")
+    bob = Doors(south).line("Bob")
+    alice.expect_line(b"*** Ann has joined the chat ***")
+    alice.expect_line(b"*** Bob has joined the chat ***")
+    redis.pause()
+    try:
+        # Far more than the kernel's buffers and the 64 KiB queue hold, sent at once.
+        line = "x" * 4000
+        ann.send_raw(("\n".join(f"{i} {line}" for i in range(3000)) + "\n").encode())
+        # Local delivery goes on meanwhile.
+        for i in range(3000):
+            assert alice.read_line(timeout=scaled(10)).startswith(f"Ann: {i} ".encode())
+        north.wait_log(r"cluster: the queue to Redis is full \(--redis-queue\)|"
+                       r"cluster: the link to Redis is down", timeout=scaled(10))
+    finally:
+        redis.resume()
+    # South's users are told that lines of north may be missing: as a gap in north's messages,
+    # or, if the stop lasted long enough for the links to notice, as the outage's span.
+    deadline = time.monotonic() + scaled(15)
+    told = False
+    while not told:
+        got = bob.read_line(timeout=max(0.1, deadline - time.monotonic()))
+        told = (re.fullmatch(rb"\*\*\* Lines from node north between " + CLOCK + rb" and " +
+                             CLOCK + rb" may be missing \*\*\*\n", got) is not None or
+                BACK.fullmatch(got) is not None)
+    north.wait_log(r"messages for the other nodes (were|are) dropped")
