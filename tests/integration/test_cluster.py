@@ -54,6 +54,22 @@ def wait_who(client, names):
         time.sleep(0.1)
 
 
+def wait_known(node, nick):
+    """Waits until node knows nick (a user of another node: what it said of itself takes a moment
+    to come), asking with IRC's ISON from a probe in no room, which no room counts."""
+    probe = Doors(node).irc(f"probe{nick}"[:30])
+    deadline = time.monotonic() + WAIT
+    while True:
+        probe.send(f"ISON {nick}")
+        line = probe.read_until(lambda l: b" 303 " in l)[-1]
+        if line.split(b":")[-1].split() == [nick.encode()]:
+            break
+        assert time.monotonic() < deadline, f"{node.node} never heard of {nick}"
+        time.sleep(0.05)
+    probe.send("QUIT")
+    probe.read_until_closed()
+
+
 def expect_match(client, rx, timeout=None):
     line = client.read_line(timeout)
     assert rx.fullmatch(line), f"{client.label}: expected {rx.pattern!r}, got {line!r}"
@@ -63,6 +79,7 @@ def expect_match(client, rx, timeout=None):
 def test_one_chat_across_three_nodes_and_two_doors(start_server, redis):
     north, south, east = nodes(start_server, redis, "north", "south", "east")
     alice = Doors(north).line("Alice")
+    wait_known(south, "Alice")
     bob_c = south.connect(south.address_of("tcp"), label="Bob")
     bob_c.expect_bytes(PROMPT)
     bob_c.send("Bob")
