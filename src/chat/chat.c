@@ -1426,7 +1426,18 @@ static void apply(struct nt_chat *chat, struct nt_member *g, enum nt_event_kind 
         kick(chat, g, t, kind, f->text, f->text_len, kind == NT_EV_BAN ? "banned" : "kicked");
         return;
     }
-    struct nt_event *ev = ghost_event(chat, g, kind, f, time_ms);
+    /* Names as they are here, not as the other node spelled them. */
+    struct nt_event_fields shown = *f;
+    const struct nt_room *at = room != NULL ? room : g->room;
+    shown.room = at != NULL ? at->name : NULL;
+    shown.room_len = at != NULL ? at->name_len : 0;
+    shown.target = t != NULL ? t->name : NULL;
+    shown.target_len = t != NULL ? t->name_len : 0;
+    if (kind == NT_EV_PART && nt_names_check(f->target, f->target_len) == NT_NAME_OK) {
+        shown.target = f->target; /* a line user's /join: the room it left for */
+        shown.target_len = f->target_len;
+    }
+    struct nt_event *ev = ghost_event(chat, g, kind, &shown, time_ms);
     switch (kind) {
     case NT_EV_SAY:
     case NT_EV_ACTION:

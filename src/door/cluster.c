@@ -8,8 +8,10 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "lib/irc.h"
 #include "lib/log.h"
 #include "lib/names.h"
+#include "lib/text.h"
 #include "lib/util.h"
 #include "lib/wire.h"
 #include "net/link.h"
@@ -85,8 +87,11 @@ struct nt_cluster {
     bool wants_history;     /* no room's past asked yet: asked of the first node that answers */
     uint64_t history_lines; /* lines of the rooms' past that came */
     uint64_t queue_drops;   /* messages the full queue to Redis dropped since the last tick */
-    bool is_dropping;       /* it dropped some in the tick before too (no second warning) */
-    char bans_key[48];      /* natter:DB:bans: every node's bans (a set of addresses) */
+    char *text_buf;         /* owned: NT_TEXT_SANITIZED_MAX(NT_WIRE_MAX_STR) bytes (clean()) */
+    char tags_buf[NT_IRC_MAX_CLIENT_TAGS];
+    char tags_clean[NT_TEXT_SANITIZED_MAX(NT_IRC_MAX_CLIENT_TAGS)];
+    bool is_dropping;  /* it dropped some in the tick before too (no second warning) */
+    char bans_key[48]; /* natter:DB:bans: every node's bans (a set of addresses) */
     bool is_closed, is_tick_closed;
 };
 
@@ -437,6 +442,12 @@ static void hook_publish(void *ctx, const struct nt_event *ev, const struct nt_m
 
 /* --- names --------------------------------------------------------------------------------- */
 
+static void free_cluster(struct nt_cluster *c)
+{
+    free(c->text_buf);
+    free(c);
+}
+
 /* An answer to a command that holds c came: whether c is still open (else it may be freed). */
 static bool answered(struct nt_cluster *c)
 {
@@ -444,7 +455,7 @@ static bool answered(struct nt_cluster *c)
     if (!c->is_closed)
         return true;
     if (c->in_flight == 0 && c->is_tick_closed)
-        free(c);
+        free_cluster(c);
     return false;
 }
 
@@ -613,6 +624,8 @@ static void ask_sync(struct nt_cluster *c, struct peer *p)
 }
 
 static bool kind_is_known(uint32_t kind);
+static uint64_t sane_time(uint64_t t);
+static struct nt_event_fields clean(struct nt_cluster *c, const struct nt_wire_msg *w, size_t max);
 
 /* Sends the history of every room here to the node named for (it has just started). */
 static void publish_history(struct nt_cluster *c, struct nt_wire_str for_node)
@@ -656,15 +669,55 @@ static void on_history(struct nt_cluster *c, struct peer *p, const struct nt_wir
     if (!kind_is_known(w->kind))
         return;
     c->history_lines++;
-    struct nt_event_fields f = {.room = w->room.p,
-                                .room_len = w->room.len,
-                                .actor = w->actor.p,
-                                .actor_len = w->actor.len,
-                                .text = w->text.p,
-                                .text_len = w->text.len,
-                                .tags = w->tags.p,
-                                .tags_len = w->tags.len};
-    nt_chat_remember(c->chat, (enum nt_event_kind)w->kind, &f, w->time_ms, w->actor_id == 0);
+    struct nt_event_fields f = clean(c, w, NT_WIRE_MAX_STR);
+    f.target = NULL;
+    f.target_len = 0;
+    nt_chat_remember(c->chat, (enum nt_event_kind)w->kind, &f, sane_time(w->time_ms),
+                     w->actor_id == 0);
+}
+
+/* A time another node gives, shown to users (server-time, 333): its own unless it is before 2020
+ * or more than a minute ahead of ours. */
+static uint64_t sane_time(uint64_t t)
+{
+    uint64_t now = wall_ms();
+    return t < 1577836800000ULL || t > now + 60000 ? now : t;
+}
+
+/*
+ * The fields of another node's event w, as safe as a local user's (PROTOCOL.md §5.3, §8.9): its
+ * text sanitized and trimmed (at most max bytes of it, cut between characters), its tags only
+ * the client tags the IRC door relays, and clean; room, actor and target as they came (the core
+ * checks them against its rules and its members). Valid until the next call.
+ */
+static struct nt_event_fields clean(struct nt_cluster *c, const struct nt_wire_msg *w, size_t max)
+{
+    size_t len = w->text.len;
+    if (len > max) {
+        len = max;
+        while (len > 0 && ((unsigned char)w->text.p[len] & 0xC0) == 0x80)
+            len--;
+    }
+    size_t n = nt_text_sanitize(w->text.p, len, c->text_buf);
+    const char *text = nt_text_trim(c->text_buf, &n);
+    size_t tl = 0;
+    if (w->tags.len > 0) {
+        tl = nt_irc_client_tags(w->tags.p, w->tags.len, c->tags_buf, sizeof(c->tags_buf));
+        if (tl == (size_t)-1 || memchr(c->tags_buf, ' ', tl) != NULL ||
+            nt_text_sanitize(c->tags_buf, tl, c->tags_clean) != tl ||
+            memcmp(c->tags_clean, c->tags_buf, tl) != 0)
+            tl = 0; /* UTF-8 without controls or spaces (a client's never has one), or none */
+    }
+    return (struct nt_event_fields){.room = w->room.p,
+                                    .room_len = w->room.len,
+                                    .actor = w->actor.p,
+                                    .actor_len = w->actor.len,
+                                    .target = w->target.p,
+                                    .target_len = w->target.len,
+                                    .text = text,
+                                    .text_len = n,
+                                    .tags = c->tags_buf,
+                                    .tags_len = tl};
 }
 
 /* Whether kind is one the chat core knows, as a number from another node. */
@@ -709,19 +762,13 @@ static void on_event(struct nt_cluster *c, struct peer *p, const struct nt_wire_
             memcmp(w->reason.p, reasons[i], w->reason.len) == 0)
             reason = reasons[i];
     }
-    struct nt_event_fields f = {
-        .room = w->room.p,
-        .room_len = w->room.len,
-        .target = w->target.p,
-        .target_len = w->target.len,
-        .text = w->text.p,
-        .text_len = w->text.len,
-        .tags = w->tags.p,
-        .tags_len = w->tags.len,
-        .reason = reason,
-    };
+    size_t max = kind == NT_EV_TOPIC  ? NT_TOPIC_MAX
+                 : kind == NT_EV_AWAY ? NT_AWAY_MAX
+                                      : NT_WIRE_MAX_STR;
+    struct nt_event_fields f = clean(c, w, max);
+    f.reason = reason;
     c->stats.received++;
-    nt_chat_apply(c->chat, &g->m, kind, &f, w->time_ms);
+    nt_chat_apply(c->chat, &g->m, kind, &f, sane_time(w->time_ms));
     if (g->m.state == NT_MEMBER_LEFT)
         ghost_goodbye(&g->m, NULL, reason, NULL);
 }
@@ -748,6 +795,12 @@ static void on_done(struct nt_cluster *c, struct peer *p, bool is_end)
 
 static void handle(struct nt_cluster *c, const struct nt_wire_msg *w)
 {
+    for (size_t i = 0; i < w->node.len; i++) {
+        if (strchr(NT_NODE_NAME_CHARS, w->node.p[i]) == NULL || w->node.p[i] == '\0') {
+            NT_DEBUG("cluster: a message from a node name --node-name refuses");
+            return; /* no node natter starts has that name: shown in /who *, never */
+        }
+    }
     struct peer *p = peer_for(c, &w->node);
     p->heard = uv_now(c->loop);
     p->heard_wall = wall_ms();
@@ -939,6 +992,7 @@ struct nt_cluster *nt_cluster_new(uv_loop_t *loop, struct nt_chat *chat,
     nt_list_init(&c->dead);
     c->next_ghost_id = GHOST_ID_BASE;
     c->wants_history = true;
+    c->text_buf = nt_xmalloc(NT_TEXT_SANITIZED_MAX(NT_WIRE_MAX_STR));
     c->hooks = (struct nt_chat_cluster){.claim = hook_claim,
                                         .release = hook_release,
                                         .publish = hook_publish,
@@ -980,7 +1034,7 @@ static void on_tick_closed(uv_handle_t *h)
     struct nt_cluster *c = h->data;
     c->is_tick_closed = true;
     if (c->in_flight == 0)
-        free(c);
+        free_cluster(c);
 }
 
 void nt_cluster_close(struct nt_cluster *c)

@@ -183,6 +183,126 @@ SEEDS["irc"] = {
 }
 
 
+
+# fuzz_cluster.c's script. Every string is given raw (0xF0, its length, its bytes), so a seed does
+# not depend on the order of the harness's pools (mutations find those).
+WIRE_TYPES = {"E": 0, "U": 4, "S": 6, "D": 7, "B": 9, "N": 10, "Y": 11, "H": 13}  # its types[]
+WIRE_NODES = {"north": 0, "south": 1, "east": 2, "self": 255}
+EV = {k: i for i, k in enumerate(
+    "SAY ACTION PRIVATE JOIN ENTER PART LEAVE KICK BAN RENAME NOTICE WALL PRIVATE_ACTION NOTE "
+    "PRIVATE_NOTE TOPIC AWAY TAGMSG".split())}  # enum nt_event_kind
+EARLY, LATE = 0x00, 0x80  # time_ms 0 (before any local claim) and UINT64_MAX (after)
+BEGIN, END = 0, 1  # the kinds of DONE: a snapshot's start and end (SYNC: 0 users, 1 history)
+
+
+def raw(b):
+    b = b.encode() if isinstance(b, str) else b
+    return bytes([0xF0, len(b)]) + b
+
+
+def wire(t, node, kind=0, actor_id=1, time=EARLY, room="", actor="", target="", text="",
+         tags="", reason=""):
+    """A structured message record: the harness encodes it as node would."""
+    k = EV[kind] if isinstance(kind, str) else kind
+    return (bytes([0, WIRE_TYPES[t], WIRE_NODES[node], k, actor_id, time]) + raw(room) +
+            raw(actor) + raw(target) + raw(text) + raw(tags) + raw(reason))
+
+
+def varint(v):
+    out = b""
+    while v >= 0x80:
+        out += bytes([0x80 | (v & 0x7F)])
+        v >>= 7
+    return out + bytes([v])
+
+
+def wire_bytes(t, node, seq, time, kind, actor_id, *strs):
+    """lib/wire.c's encoding, for raw payloads."""
+    b = b"nt\x01" + t.encode() + varint(len(node)) + node.encode()
+    b += varint(seq) + varint(time) + varint(kind) + varint(actor_id)
+    for x in (list(strs) + [b""] * 6)[:6]:
+        x = x.encode() if isinstance(x, str) else x
+        b += varint(len(x)) + x
+    return b
+
+
+def payload(b):
+    """A raw payload record: the bytes go to nt_cluster_receive() as they are."""
+    return (bytes([2, len(b)]) if len(b) < 256 else bytes([6, len(b) >> 8, len(b) & 0xFF])) + b
+
+
+def local(client, b):
+    """Local client 0-1 (line: alice, bob) or 2-3 (IRC: carol, dave) sends b."""
+    return bytes([3 | client << 2, len(b)]) + b
+
+
+SNAPSHOT_NORTH = (wire("D", "north", BEGIN) +
+                  wire("U", "north", 0, 1, EARLY, actor="erin", target="lobby,rust") +
+                  wire("U", "north", 1, 2, EARLY, actor="frank", target="lobby", text="lunch") +
+                  wire("D", "north", END))
+SEEDS["cluster"] = {
+    "snapshot": SNAPSHOT_NORTH + wire("D", "south", BEGIN) +
+                wire("U", "south", 0, 1, EARLY, actor="grace", target="go") +
+                wire("D", "south", END) + wire("H", "north") + wire("H", "south"),
+    "history": SNAPSHOT_NORTH +
+               wire("Y", "north", "SAY", 0, room="lobby", actor="erin", text="before",
+                    reason="self") +
+               wire("Y", "north", "ACTION", 1, room="lobby", actor="zed", text="waved",
+                    reason="self") +
+               wire("Y", "north", "SAY", 0, room="rust", actor="erin", text="x", reason="other") +
+               wire("Y", "north", len(EV), reason="self") + wire("S", "north", 1, target="self") +
+               local(0, b"/join rust\n/join lobby\n"),
+    "events": wire("U", "north", actor="erin") +
+              wire("E", "north", "JOIN", room="lobby", actor="erin") +
+              wire("E", "north", "SAY", room="lobby", actor="erin", text="hi all") +
+              wire("E", "north", "ACTION", room="lobby", actor="erin", text="waves") +
+              wire("E", "north", "PRIVATE", actor="erin", target="alice", text="psst") +
+              wire("E", "north", "PRIVATE", actor="erin", target="dave", text="psst",
+                   tags="+typing=done") +
+              wire("E", "north", "ENTER", room="rust", actor="erin") +
+              wire("E", "north", "TOPIC", room="rust", actor="erin", text="borrowck") +
+              wire("E", "north", "AWAY", actor="erin", text="brb") +
+              wire("E", "north", "NOTE", room="rust", actor="erin", text="note") +
+              wire("E", "north", "TAGMSG", room="rust", actor="erin", tags="+typing=active") +
+              wire("E", "north", "PART", room="rust", actor="erin", text="bye rust") +
+              wire("E", "north", "RENAME", room="lobby", actor="erin", target="erin2") +
+              wire("E", "north", "LEAVE", room="lobby", actor="erin2", text="so long",
+                   reason="quit"),
+    "clashes": wire("U", "north", 0, 1, EARLY, actor="alice", target="lobby") +
+               wire("U", "south", 0, 1, LATE, actor="bob", target="lobby") +
+               wire("U", "north", 0, 2, 0x01, actor="heidi") +
+               wire("U", "south", 0, 2, 0x01, actor="HEIDI") +
+               wire("E", "south", "RENAME", actor="bob", target="carol", time=EARLY) +
+               local(0, b"/who *\n/nick heidi\n"),
+    "kick-ban": wire("U", "north", 1, 1, actor="erin", target="lobby") +
+                wire("E", "north", "KICK", room="lobby", actor="erin", target="bob",
+                     text="out") +
+                wire("E", "north", "BAN", room="lobby", actor="erin", target="carol") +
+                wire("E", "north", "WALL", actor="erin", text="maintenance") +
+                wire("N", "north", 1, text="10.0.0.9") + wire("N", "north", 0, text="10.0.0.9") +
+                bytes([3 | 1 << 2 | 3 << 5]) + local(1, b"bob\n"),
+    "bye-sync": SNAPSHOT_NORTH + wire("U", "south", actor="grace") +
+                wire("S", "south", target="self") + wire("S", "south") +
+                wire("D", "north", BEGIN) + wire("U", "north", 0, 1, actor="erin") +
+                wire("D", "north", END) + wire("B", "north") + wire("D", "south", END) +
+                wire("D", "south", BEGIN) + wire("D", "south", END) +
+                wire("E", "self", "SAY", room="lobby", actor="alice", text="my own, back"),
+    "raw": payload(wire_bytes("E", "north", 7, 1, EV["SAY"], 1, "lobby", "erin", "", "hi")) +
+           payload(wire_bytes("U", "south", 1, 0, 0, 3, "", "ivan", "lobby,go")) +
+           payload(b"nt\x02E") + payload(b"nt\x01Z\x05north") +
+           payload(wire_bytes("H", "east", 1, 5, 0, 0)[:-2]) + payload(b"") +
+           payload(wire_bytes("E", "north", 1, 1, EV["SAY"], 1, "lobby", "erin", "",
+                              "x" * 300)),
+    "locals": SNAPSHOT_NORTH +
+              local(0, b"/who *\n/msg erin hi\n/join rust\nhello rust\n/oper pw\n/kick erin\n") +
+              local(2, b"WHOIS frank\r\nPRIVMSG frank :hi\r\nAWAY :gone\r\nPART #lobby\r\n") +
+              local(3, b"TOPIC #rust :new\r\nWHO #lobby\r\nNAMES #rust\r\nQUIT :bye\r\n") +
+              local(1, b"/nick frank\n/wall x\n/quit\n") +
+              wire("E", "north", "SAY", room="rust", actor="frank", text="still here?") +
+              bytes([3 | 3 << 2 | 3 << 5]) + local(3, b"NICK dave\r\nUSER d 0 * :D\r\n"),
+}
+
+
 for harness, seeds in SEEDS.items():
     d = CORPUS / harness
     d.mkdir(parents=True, exist_ok=True)
