@@ -87,7 +87,7 @@ struct nt_cluster {
     bool wants_history;     /* no room's past asked yet: asked of the first node that answers */
     uint64_t history_lines; /* lines of the rooms' past that came */
     uint64_t queue_drops;   /* messages the full queue to Redis dropped since the last tick */
-    char *text_buf;         /* owned: NT_TEXT_SANITIZED_MAX(NT_WIRE_MAX_STR) bytes (clean()) */
+    char *text_buf; /* owned: NT_TEXT_SANITIZED_MAX((size_t)NT_WIRE_MAX_STR) bytes (clean()) */
     char tags_buf[NT_IRC_MAX_CLIENT_TAGS];
     char tags_clean[NT_TEXT_SANITIZED_MAX(NT_IRC_MAX_CLIENT_TAGS)];
     bool is_dropping;  /* it dropped some in the tick before too (no second warning) */
@@ -992,7 +992,7 @@ struct nt_cluster *nt_cluster_new(uv_loop_t *loop, struct nt_chat *chat,
     nt_list_init(&c->dead);
     c->next_ghost_id = GHOST_ID_BASE;
     c->wants_history = true;
-    c->text_buf = nt_xmalloc(NT_TEXT_SANITIZED_MAX(NT_WIRE_MAX_STR));
+    c->text_buf = nt_xmalloc(NT_TEXT_SANITIZED_MAX((size_t)NT_WIRE_MAX_STR));
     c->hooks = (struct nt_chat_cluster){.claim = hook_claim,
                                         .release = hook_release,
                                         .publish = hook_publish,
