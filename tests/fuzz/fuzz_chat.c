@@ -12,6 +12,7 @@
 #include "door/line.h"
 #include "door/web.h"
 #include "fuzz.h"
+#include "output.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/ws.h"
@@ -93,49 +94,6 @@ static void setup_once(void)
     CHECK(srv != NULL);
     CHECK(nt_server_init(srv, &loop, &cfg, 1000) == 0);
     srv->read_config = read_config;
-}
-
-/* Checks bytes sent to a client (see above), as UTF-8 text with LF the only control (IRC: CR
- * before LF and \x01 too, lines of at most 512 bytes after the tags). */
-static void check_output(const char *p, size_t n, bool is_irc)
-{
-    const unsigned char *s = (const unsigned char *)p;
-    size_t line_start = 0, body_start = 0;
-    for (size_t i = 0; i < n;) {
-        unsigned char b = s[i];
-        if (b < 0x80) {
-            if (is_irc && i == line_start && b == '@') {
-                const unsigned char *sp = memchr(s + i, ' ', n - i);
-                CHECK(sp != NULL);
-                body_start = (size_t)(sp - s) + 1;
-            }
-            if (b == '\n') {
-                if (is_irc) {
-                    CHECK(i > 0 && s[i - 1] == '\r');
-                    CHECK(i + 1 - (body_start > line_start ? body_start : line_start) <= 512);
-                }
-                line_start = body_start = i + 1;
-            } else if (is_irc && b == '\r') {
-                CHECK(i + 1 < n && s[i + 1] == '\n');
-            } else {
-                CHECK((b >= 0x20 && b != 0x7F) || (is_irc && b == 0x01));
-            }
-            i++;
-            continue;
-        }
-        size_t len = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
-        CHECK(b >= 0xC2 && b <= 0xF4 && i + len <= n);
-        uint32_t cp = b & (len == 2 ? 0x1Fu : len == 3 ? 0x0Fu : 0x07u);
-        for (size_t k = 1; k < len; k++) {
-            CHECK((s[i + k] & 0xC0) == 0x80);
-            cp = (cp << 6) | (s[i + k] & 0x3Fu);
-        }
-        CHECK(cp >= (len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u)); /* no overlong form */
-        CHECK(cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF));
-        CHECK(cp > 0x9F); /* no C1 control */
-        CHECK(!(cp >= 0x202A && cp <= 0x202E) && !(cp >= 0x2066 && cp <= 0x2069));
-        i += len;
-    }
 }
 
 /* Checks the frames of one queued message of a WebSocket (each message is whole frames). */
