@@ -272,6 +272,10 @@ static struct ghost *ghost_for(struct nt_cluster *c, struct peer *p, const char 
     if (nt_names_check(name, len) != NT_NAME_OK)
         return NULL;
     struct nt_member *h = nt_chat_find(c->chat, name, len);
+    if (h != NULL && h->node != NULL && ghost_of(h)->peer == p) {
+        ghost_out(c, ghost_of(h), "gone", false); /* that node's older word (it restarted) */
+        h = NULL;
+    }
     if (h != NULL && !settle_clash(c, p, h, name, len, claimed_ms))
         return NULL;
     g = nt_xcalloc(1, sizeof(*g));
