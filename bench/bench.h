@@ -54,7 +54,12 @@ struct ssl_st;     /* OpenSSL's SSL */
 
 struct nt_bench {
     const struct nt_options *opt;
-    struct sockaddr_in dst;
+    struct sockaddr_in dst; /* the control client's: the first --port */
+    /* Receiver i connects to recv_dst[i % n_recv_ports] (--port), sender j to
+     * send_dst[j % n_send_ports] (--sender-port, or --port's when none). */
+    struct sockaddr_in recv_dst[NT_LIST_MAX];
+    struct sockaddr_in send_dst[NT_LIST_MAX];
+    uint32_t n_recv_ports, n_send_ports;
     struct nt_payload_fmt fmt;
     char tag[8];   /* makes the names of this run unique: "r12_k3x9" */
     char name_sep; /* between role+number and tag: '_' (names have no '.', PROTOCOL.md §2.2) */
@@ -144,6 +149,7 @@ struct nt_conn {
     bool is_cut;     /* the server closed it or said goodbye */
     bool want_out;   /* EPOLLOUT registered */
     bool in_burst;   /* counted in the worker's connections not yet answered by the server */
+    uint8_t port;    /* index into recv_dst (receivers) or send_dst (senders) */
     uint32_t idx;    /* receiver or sender number */
     uint32_t carry_len, carry_cap;
     char *carry; /* owned: the start of an incomplete frame */
@@ -189,6 +195,10 @@ struct nt_worker {
 
     struct nt_counters k[2]; /* [0] active receivers, [1] stalled receivers */
     struct nt_hist hist;
+    /* Per --port (index into recv_dst): deliveries to the active receivers on it, and with
+     * more than one port their latencies (owned, [n_recv_ports]; NULL with one port). */
+    uint64_t port_deliv[NT_LIST_MAX];
+    struct nt_hist *port_hist;
     uint64_t sender_lines;      /* natter, IRC: lines senders received (others' messages) */
     uint64_t pub_replies;       /* Redis: PUBLISH replies */
     uint64_t pub_min_receivers; /* Redis: smallest receiver count a PUBLISH reply gave */
@@ -201,8 +211,9 @@ struct nt_worker {
 
     /* Published for the coordinator (relaxed stores, once per loop iteration). */
     _Atomic uint64_t p_deliv[2];
-    _Atomic uint64_t p_tls;   /* --tls: TLS handshakes completed */
-    _Atomic uint64_t p_ws;    /* --ws: upgrades answered with a valid 101 */
+    _Atomic uint64_t p_port_deliv[NT_LIST_MAX]; /* port_deliv */
+    _Atomic uint64_t p_tls;                     /* --tls: TLS handshakes completed */
+    _Atomic uint64_t p_ws;                      /* --ws: upgrades answered with a valid 101 */
     _Atomic uint64_t p_named; /* handshake sent (natter: name; IRC: registered, 001) */
     _Atomic uint64_t p_ready; /* joined: may send and receive */
     _Atomic int p_drained;

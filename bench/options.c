@@ -10,7 +10,8 @@
 
 #include "payload.h"
 
-enum opt_type { OPT_PROTO, OPT_MODE, OPT_STRING, OPT_COUNT, OPT_SECONDS, OPT_FLAG };
+/* OPT_LIST: a whole number like OPT_COUNT, repeatable: each use appends to a struct nt_list_u64. */
+enum opt_type { OPT_PROTO, OPT_MODE, OPT_STRING, OPT_COUNT, OPT_LIST, OPT_SECONDS, OPT_FLAG };
 
 struct opt {
     const char *name;
@@ -30,8 +31,16 @@ static const struct opt table[] = {
      "protocol: natter lines, Redis pub/sub (RESP), NATS, IRC (NICK/USER, JOIN, PRIVMSG), a "
      "WebSocket broadcast server (name, then NAME: TEXT; implies --ws)"},
     {"host", OPT_STRING, FIELD(host), 0, "IPV4", "127.0.0.1", "server address"},
-    {"port", OPT_COUNT, offsetof(struct nt_options, port), RANGE(1, 65535), "PORT",
-     "8888/6379/4222/6667/8080", "server port (default: the protocol's usual one)"},
+    {"port", OPT_LIST, offsetof(struct nt_options, ports), RANGE(1, 65535), "PORT",
+     "8888/6379/4222/6667/8080",
+     "server port (default: the protocol's usual one); repeatable, up to 16 (the nodes of a "
+     "cluster): with N ports receiver i connects to the (i mod N)-th and sender j to the "
+     "(j mod N)-th, counting from 0 in the order given; the marker and broadcast client to the "
+     "first"},
+    {"sender-port", OPT_LIST, offsetof(struct nt_options, sender_ports), RANGE(1, 65535), "PORT",
+     "--port's",
+     "senders connect here instead (repeatable, up to 16: sender j to the (j mod M)-th of M); "
+     "receivers and the marker stay on --port"},
     {"mode", OPT_MODE, FIELD(mode), 0, "MODE", "throughput",
      "throughput, latency, connections, stalled or joins"},
     {"receivers", OPT_COUNT, offsetof(struct nt_options, receivers), RANGE(1, 100000), "R",
@@ -55,8 +64,9 @@ static const struct opt table[] = {
      "stalled mode: receivers that stop reading after the warmup"},
     {"stalled-rcvbuf", OPT_COUNT, offsetof(struct nt_options, stalled_rcvbuf), RANGE(1024, 1 << 24),
      "BYTES", "4096", "stalled mode: SO_RCVBUF of the stalled receivers"},
-    {"server-pid", OPT_COUNT, offsetof(struct nt_options, server_pid), RANGE(1, 1 << 30), "PID", "",
-     "sample this process's CPU time and RSS (/proc/PID)"},
+    {"server-pid", OPT_LIST, offsetof(struct nt_options, server_pids), RANGE(1, 1 << 30), "PID", "",
+     "sample this process's CPU time and RSS (/proc/PID); repeatable, up to 16 (a cluster's "
+     "nodes and Redis): the server figures are the sum, each process's are reported too"},
     {"workers", OPT_COUNT, offsetof(struct nt_options, workers), RANGE(1, 64), "N", "1",
      "I/O threads; connections are spread over them"},
     {"sources", OPT_COUNT, offsetof(struct nt_options, sources), RANGE(1, 250), "N", "auto",
@@ -101,6 +111,21 @@ const char *nt_mode_name(enum nt_mode m)
 {
     static const char *const names[] = {"throughput", "latency", "connections", "stalled", "joins"};
     return names[m];
+}
+
+void nt_options_ports(const struct nt_options *o, char *out, size_t size)
+{
+    size_t n = (size_t)snprintf(out, size, "%s:", o->host);
+    for (uint32_t i = 0; i < o->ports.n && n < size; i++)
+        n += (size_t)snprintf(out + n, size - n, "%s%llu", i ? "," : "",
+                              (unsigned long long)o->ports.v[i]);
+    if (o->sender_ports.n && n < size)
+        n += (size_t)snprintf(out + n, size - n, " (senders on ");
+    for (uint32_t i = 0; i < o->sender_ports.n && n < size; i++)
+        n += (size_t)snprintf(out + n, size - n, "%s%llu", i ? "," : "",
+                              (unsigned long long)o->sender_ports.v[i]);
+    if (o->sender_ports.n && n < size)
+        snprintf(out + n, size - n, ")");
 }
 
 static void defaults(struct nt_options *o)
@@ -221,6 +246,21 @@ static bool apply(struct nt_options *opts, const struct opt *o, const char *val,
             return false;
         }
         memcpy(base + o->offset, &v, sizeof(v));
+        return true;
+    }
+    case OPT_LIST: {
+        struct nt_list_u64 *l = (struct nt_list_u64 *)(void *)(base + o->offset);
+        uint64_t v;
+        if (!parse_count(val, &v) || (double)v < o->min || (double)v > o->max) {
+            fprintf(err, "natter-bench: --%s: '%s' is not a whole number from %.0f to %.0f\n",
+                    o->name, val, o->min, o->max);
+            return false;
+        }
+        if (l->n == NT_LIST_MAX) {
+            fprintf(err, "natter-bench: --%s: at most %d times\n", o->name, NT_LIST_MAX);
+            return false;
+        }
+        l->v[l->n++] = v;
         return true;
     }
     case OPT_SECONDS: {
@@ -380,11 +420,18 @@ int nt_options_parse(struct nt_options *opts, int argc, char **argv, FILE *out, 
             ok = false;
         }
     }
-    if (ok && opts->port == 0)
-        opts->port = opts->proto == NT_PROTO_REDIS  ? 6379
-                     : opts->proto == NT_PROTO_NATS ? 4222
-                     : opts->proto == NT_PROTO_IRC  ? 6667
-                     : opts->proto == NT_PROTO_WS   ? 8080
-                                                    : 8888;
+    if (ok && opts->sender_ports.n > 0 && idle) {
+        fprintf(err, "natter-bench: --sender-port: there are no senders in %s mode\n",
+                nt_mode_name(opts->mode));
+        ok = false;
+    }
+    if (ok && opts->ports.n == 0)
+        opts->ports.v[opts->ports.n++] = opts->proto == NT_PROTO_REDIS  ? 6379
+                                         : opts->proto == NT_PROTO_NATS ? 4222
+                                         : opts->proto == NT_PROTO_IRC  ? 6667
+                                         : opts->proto == NT_PROTO_WS   ? 8080
+                                                                        : 8888;
+    opts->port = opts->ports.v[0];
+    opts->server_pid = opts->server_pids.n ? opts->server_pids.v[0] : 0;
     return ok ? 0 : -1;
 }

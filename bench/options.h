@@ -22,12 +22,27 @@ enum nt_mode {
 #define NT_IRC_PAYLOAD_MAX 400
 #define NT_IRC_CHANNEL_MAX 49
 
+/* The most values a repeatable option (--port, --sender-port, --server-pid) takes. */
+#define NT_LIST_MAX 16
+
+/* The values of a repeatable option, in the order given. */
+struct nt_list_u64 {
+    uint32_t n;
+    uint64_t v[NT_LIST_MAX];
+};
+
 struct nt_options {
     enum nt_proto proto;
     enum nt_mode mode;
     char host[64];
-    uint64_t port;      /* 0 = the protocol's usual port */
-    uint64_t receivers; /* 0 = the mode's default: 100, joins mode 2000 */
+    /* --port, repeatable: receiver i connects to ports.v[i % ports.n], and so does sender j
+     * (ports.v[j % ports.n]) unless --sender-port is given; the control client (natter's
+     * marker, the broadcaster) to ports.v[0]. The parse leaves at least one (the protocol's
+     * usual port). port is ports.v[0]. */
+    struct nt_list_u64 ports;
+    uint64_t port;
+    struct nt_list_u64 sender_ports; /* --sender-port: sender j on v[j % n]; n = 0: ports */
+    uint64_t receivers;              /* 0 = the mode's default: 100, joins mode 2000 */
     uint64_t senders;
     uint64_t window;
     uint64_t size;
@@ -36,7 +51,10 @@ struct nt_options {
     double rate;
     uint64_t stalled;
     uint64_t stalled_rcvbuf;
-    uint64_t server_pid; /* 0 = no server sampling */
+    /* --server-pid, repeatable: every process sampled; the server figures are their sum.
+     * server_pid is server_pids.v[0], 0 = no server sampling. */
+    struct nt_list_u64 server_pids;
+    uint64_t server_pid;
     uint64_t workers;
     uint64_t sources; /* 0 = automatic */
     uint64_t connect_burst;
@@ -55,6 +73,10 @@ struct nt_options {
 /* Names for output: "natter", "throughput", ... */
 const char *nt_proto_name(enum nt_proto p);
 const char *nt_mode_name(enum nt_mode m);
+
+/* Writes "HOST:P1,P2 (senders on P3)", the ports of opts, to out (NUL-terminated, cut to
+ * size). */
+void nt_options_ports(const struct nt_options *opts, char *out, size_t size);
 
 /*
  * Parses argv into opts (defaults first). Returns 0 to run; 1 when --help was printed to out

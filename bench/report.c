@@ -47,11 +47,58 @@ static void checks_line(FILE *out, const char *label, const struct nt_counters *
             k->closed);
 }
 
+/* With several --port or --sender-port values: what each port's connections got; with several
+ * --server-pid values: each process's share. */
+static void layout_lines(FILE *out, const struct nt_options *o, const struct nt_result *r)
+{
+    char a[32], b[32], label[32];
+    bool idle = o->mode == NT_MODE_CONNECTIONS || o->mode == NT_MODE_JOINS;
+    if (r->n_ports > 1 || r->n_sender_ports > 0) {
+        for (uint32_t i = 0; i < r->n_ports; i++) {
+            const struct nt_port_result *p = &r->ports[i];
+            snprintf(label, sizeof(label), "port %" PRIu64, p->port);
+            fprintf(out, "  %-26s %u receivers", label, p->receivers);
+            if (!idle && r->n_sender_ports == 0)
+                fprintf(out, ", %u senders (%s sent)", p->senders, group(a, sizeof(a), p->sent));
+            fprintf(out, ": %s deliveries", group(b, sizeof(b), p->deliveries));
+            if (!idle)
+                fprintf(out, ", %s /s in the window",
+                        group(a, sizeof(a), (uint64_t)(p->deliveries_per_s + 0.5)));
+            if (p->hist.count > 0)
+                fprintf(out, "; p50 %.1f  p99 %.1f µs", us(nt_hist_quantile(&p->hist, 0.50)),
+                        us(nt_hist_quantile(&p->hist, 0.99)));
+            fputc('\n', out);
+        }
+        for (uint32_t i = 0; i < r->n_sender_ports; i++) {
+            const struct nt_sender_port_result *p = &r->sender_ports[i];
+            snprintf(label, sizeof(label), "senders on port %" PRIu64, p->port);
+            fprintf(out, "  %-26s %u senders, %s sent\n", label, p->senders,
+                    group(a, sizeof(a), p->sent));
+        }
+    }
+    if (r->has_server && r->n_servers > 1) {
+        for (uint32_t i = 0; i < r->n_servers; i++) {
+            const struct nt_server_result *s = &r->servers[i];
+            snprintf(label, sizeof(label), "server pid %" PRIu64, s->pid);
+            fprintf(out, "  %-26s ", label);
+            if (o->mode != NT_MODE_CONNECTIONS) {
+                fprintf(out, "%.1f %% of a core", s->cpu_pct);
+                if (!idle && r->deliveries)
+                    fprintf(out, ", %.3f µs per delivery (of all)",
+                            (double)s->cpu_us / (double)r->deliveries);
+                fprintf(out, ", ");
+            }
+            fprintf(out, "%s KiB\n", group(a, sizeof(a), s->rss_kib));
+        }
+    }
+}
+
 void nt_report_table(FILE *out, const struct nt_options *o, const struct nt_result *r)
 {
-    char a[32], b[32], c[32];
-    fprintf(out, "natter-bench: %s %s on %s:%" PRIu64 "%s\n", nt_proto_name(o->proto),
-            nt_mode_name(o->mode), o->host, o->port, o->tls ? " over TLS" : "");
+    char a[32], b[32], c[32], where[NT_LIST_MAX * 14 + 48];
+    nt_options_ports(o, where, sizeof(where));
+    fprintf(out, "natter-bench: %s %s on %s%s\n", nt_proto_name(o->proto), nt_mode_name(o->mode),
+            where, o->tls ? " over TLS" : "");
     if (o->ws)
         fprintf(out, "  %-26s GET %s, subprotocol %s, one text message per line%s\n", "WebSocket",
                 o->ws_path, o->ws_protocol[0] ? o->ws_protocol : "none", o->tls ? " (wss)" : "");
@@ -118,6 +165,7 @@ void nt_report_table(FILE *out, const struct nt_options *o, const struct nt_resu
         fprintf(out, "  %-26s %.1f %% of a core, %.3f µs per delivery\n", "natter-bench CPU",
                 r->self_cpu_pct, r->self_cpu_us_per_delivery);
     }
+    layout_lines(out, o, r);
     if (o->mode == NT_MODE_STALLED) {
         fprintf(out, "  %-26s %s /s (last second of warmup, everyone reading)\n", "reference rate",
                 group(a, sizeof(a), (uint64_t)(r->baseline_per_s + 0.5)));
@@ -204,6 +252,13 @@ void nt_report_json(FILE *out, const struct nt_options *o, const struct nt_resul
     jstr(out, "mode", nt_mode_name(o->mode));
     jstr(out, "host", o->host);
     ju(out, "port", o->port);
+    fprintf(out, ",\"ports\":[");
+    for (uint32_t i = 0; i < o->ports.n; i++)
+        fprintf(out, "%s%" PRIu64, i ? "," : "", o->ports.v[i]);
+    fprintf(out, "],\"sender_ports\":[");
+    for (uint32_t i = 0; i < o->sender_ports.n; i++)
+        fprintf(out, "%s%" PRIu64, i ? "," : "", o->sender_ports.v[i]);
+    fputc(']', out);
     fprintf(out, ",\"ok\":%s", ok ? "true" : "false");
     jstr(out, "error", r->completed ? "" : r->error);
     fprintf(out, ",\"tls\":%s", o->tls ? "true" : "false");
@@ -265,6 +320,42 @@ void nt_report_json(FILE *out, const struct nt_options *o, const struct nt_resul
     ju(out, "pub_min_receivers", r->pub_min_receivers);
     ju(out, "server_errors", r->server_errors);
     jstr(out, "server_error", r->server_error);
+    fprintf(out, ",\"per_port\":[");
+    for (uint32_t i = 0; i < r->n_ports; i++) {
+        const struct nt_port_result *p = &r->ports[i];
+        bool plat = p->hist.count > 0;
+        fprintf(out, "%s{\"port\":%" PRIu64, i ? "," : "", p->port);
+        ju(out, "receivers", p->receivers);
+        ju(out, "senders", p->senders);
+        ju(out, "sent", p->sent);
+        ju(out, "deliveries", p->deliveries);
+        ju(out, "window_deliveries", p->window_deliveries);
+        jd(out, "deliveries_per_s", p->deliveries_per_s, !idle);
+        jd(out, "p50_us", us(nt_hist_quantile(&p->hist, 0.50)), plat);
+        jd(out, "p99_us", us(nt_hist_quantile(&p->hist, 0.99)), plat);
+        jd(out, "p999_us", us(nt_hist_quantile(&p->hist, 0.999)), plat);
+        jd(out, "max_us", us(p->hist.max), plat);
+        ju(out, "latency_samples", p->hist.count);
+        fputc('}', out);
+    }
+    fprintf(out, "],\"per_sender_port\":[");
+    for (uint32_t i = 0; i < r->n_sender_ports; i++) {
+        const struct nt_sender_port_result *p = &r->sender_ports[i];
+        fprintf(out, "%s{\"port\":%" PRIu64, i ? "," : "", p->port);
+        ju(out, "senders", p->senders);
+        ju(out, "sent", p->sent);
+        fputc('}', out);
+    }
+    fprintf(out, "],\"servers\":[");
+    for (uint32_t i = 0; i < r->n_servers; i++) {
+        const struct nt_server_result *s = &r->servers[i];
+        fprintf(out, "%s{\"pid\":%" PRIu64, i ? "," : "", s->pid);
+        jd(out, "cpu_us", (double)s->cpu_us, srv && !conn);
+        jd(out, "cpu_pct", s->cpu_pct, srv && !conn);
+        jd(out, "rss_kib", (double)s->rss_kib, srv);
+        fputc('}', out);
+    }
+    fputc(']', out);
     if (stall) {
         jd(out, "baseline_per_s", r->baseline_per_s, true);
         fprintf(out, ",\"per_second\":[");

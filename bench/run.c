@@ -445,6 +445,16 @@ static uint64_t sum_deliv(struct nt_bench *b, int k)
     return n;
 }
 
+/* Deliveries to the active receivers of each --port so far, into per[] (NT_LIST_MAX). */
+static void sum_port_deliv(struct nt_bench *b, uint64_t *per)
+{
+    for (uint32_t p = 0; p < b->n_recv_ports; p++) {
+        per[p] = 0;
+        for (uint32_t i = 0; i < b->n_workers; i++)
+            per[p] += atomic_load_explicit(&b->workers[i].p_port_deliv[p], memory_order_relaxed);
+    }
+}
+
 static uint64_t sum_sent(struct nt_bench *b)
 {
     uint64_t n = 0;
@@ -543,6 +553,18 @@ static int init_bench(struct nt_bench *b, const struct nt_options *o)
     if (inet_pton(AF_INET, o->host, &b->dst.sin_addr) != 1) {
         snprintf(b->error, sizeof(b->error), "--host: '%s' is not an IPv4 address", o->host);
         return -1;
+    }
+    /* Receivers round-robin over --port, senders over --sender-port (or --port). */
+    const struct nt_list_u64 *sp = o->sender_ports.n ? &o->sender_ports : &o->ports;
+    b->n_recv_ports = o->ports.n;
+    b->n_send_ports = sp->n;
+    for (uint32_t i = 0; i < b->n_recv_ports; i++) {
+        b->recv_dst[i] = b->dst;
+        b->recv_dst[i].sin_port = htons((uint16_t)o->ports.v[i]);
+    }
+    for (uint32_t i = 0; i < b->n_send_ports; i++) {
+        b->send_dst[i] = b->dst;
+        b->send_dst[i].sin_port = htons((uint16_t)sp->v[i]);
     }
     nt_payload_fmt_init(&b->fmt, o->size);
     make_tag(b->tag);
@@ -727,12 +749,54 @@ static int join_all(struct nt_bench *b, struct ctl *ctl, uint64_t deadline, char
     }
 }
 
-static uint64_t sample_cpu(const struct nt_bench *b, bool *ok)
+/* The CPU time of every --server-pid into per[] (NT_LIST_MAX), and their sum. *ok goes false
+ * when one cannot be read (the process is gone). */
+static uint64_t sample_cpu(const struct nt_bench *b, bool *ok, uint64_t *per)
 {
-    uint64_t us = 0;
-    if (b->opt->server_pid && nt_proc_cpu_us((pid_t)b->opt->server_pid, &us) != 0)
-        *ok = false;
-    return us;
+    const struct nt_list_u64 *l = &b->opt->server_pids;
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        per[i] = 0;
+        if (nt_proc_cpu_us((pid_t)l->v[i], &per[i]) != 0)
+            *ok = false;
+        sum += per[i];
+    }
+    return sum;
+}
+
+/* The RSS of every --server-pid into res->servers[], their sum into *sum. Returns 0, or -1
+ * when one cannot be read. */
+static int sample_rss(const struct nt_bench *b, struct nt_result *res, uint64_t *sum)
+{
+    const struct nt_list_u64 *l = &b->opt->server_pids;
+    int rc = 0;
+    *sum = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        if (nt_proc_rss_kib((pid_t)l->v[i], &res->servers[i].rss_kib) != 0)
+            rc = -1;
+        *sum += res->servers[i].rss_kib;
+    }
+    return rc;
+}
+
+static void warn_gone(const struct nt_options *o)
+{
+    fprintf(stderr,
+            "natter-bench: warning: cannot read /proc/PID of %s (did %s exit?): no server "
+            "figures\n",
+            o->server_pids.n > 1 ? "every --server-pid" : "--server-pid",
+            o->server_pids.n > 1 ? "one of the servers" : "the server");
+}
+
+/* Each server's CPU time over span_s, from its samples before (cpu0) and after (cpu1). */
+static void server_cpu(const struct nt_bench *b, struct nt_result *res, const uint64_t *cpu0,
+                       const uint64_t *cpu1, double span_s)
+{
+    for (uint32_t i = 0; i < b->opt->server_pids.n; i++) {
+        struct nt_server_result *s = &res->servers[i];
+        s->cpu_us = cpu1[i] - cpu0[i];
+        s->cpu_pct = span_s > 0 ? (double)s->cpu_us / 1e4 / span_s : 0;
+    }
 }
 
 /* connections mode: N idle clients are joined; measure the server, then one broadcast. */
@@ -773,15 +837,12 @@ static int run_connections(struct nt_bench *b, struct ctl *ctl, const char *mark
     sleep_until(nt_now_ns() + (uint64_t)(o->settle * 1e9));
     ctl_discard(ctl);
     if (o->server_pid) {
-        if (nt_proc_rss_kib((pid_t)o->server_pid, &res->rss_kib) == 0) {
+        if (sample_rss(b, res, &res->rss_kib) == 0) {
             res->rss_per_conn_kib =
                 ((double)res->rss_kib - (double)res->rss_before_kib) / (double)b->n_recv;
         } else {
             res->has_server = false;
-            fprintf(stderr,
-                    "natter-bench: warning: cannot read /proc/%llu (did the server "
-                    "exit?): no server figures\n",
-                    (unsigned long long)o->server_pid);
+            warn_gone(o);
         }
     }
     deadline = nt_now_ns() + 10 * NS_PER_S + (uint64_t)b->n_recv * 100000u;
@@ -838,24 +899,24 @@ static int run_connections(struct nt_bench *b, struct ctl *ctl, const char *mark
 }
 
 /* joins mode: every client is in (res->setup_s says when); the server's CPU time over the
- * storm and its memory afterwards. cpu0, self0: the CPU times before the first connect. */
-static void end_joins(struct nt_bench *b, struct nt_result *res, uint64_t cpu0, uint64_t self0,
-                      bool cpu_ok)
+ * storm and its memory afterwards. cpu0 (the sum), per0 (each --server-pid's), self0: the CPU
+ * times before the first connect. */
+static void end_joins(struct nt_bench *b, struct nt_result *res, uint64_t cpu0,
+                      const uint64_t *per0, uint64_t self0, bool cpu_ok)
 {
     const struct nt_options *o = b->opt;
-    uint64_t cpu1 = sample_cpu(b, &cpu_ok), self1 = nt_self_cpu_us();
-    if (o->server_pid && nt_proc_rss_kib((pid_t)o->server_pid, &res->rss_kib) != 0)
+    uint64_t per1[NT_LIST_MAX];
+    uint64_t cpu1 = sample_cpu(b, &cpu_ok, per1), self1 = nt_self_cpu_us();
+    if (o->server_pid && sample_rss(b, res, &res->rss_kib) != 0)
         cpu_ok = false;
     res->joins_per_s = res->setup_s > 0 ? (double)b->n_recv / res->setup_s : 0;
     res->self_cpu_us = self1 - self0;
     res->self_cpu_pct = res->setup_s > 0 ? (double)res->self_cpu_us / 1e4 / res->setup_s : 0;
     res->has_server = o->server_pid != 0 && cpu_ok;
     if (o->server_pid && !cpu_ok)
-        fprintf(stderr,
-                "natter-bench: warning: cannot read /proc/%llu (did the server exit?): "
-                "no server figures\n",
-                (unsigned long long)o->server_pid);
+        warn_gone(o);
     if (res->has_server) {
+        server_cpu(b, res, per0, per1, res->setup_s);
         res->server_cpu_us = cpu1 - cpu0;
         res->server_cpu_pct =
             res->setup_s > 0 ? (double)res->server_cpu_us / 1e4 / res->setup_s : 0;
@@ -890,7 +951,9 @@ static int run_load(struct nt_bench *b, struct nt_result *res, uint64_t *t_measu
 
     bool cpu_ok = true;
     uint64_t deliv0 = sum_deliv(b, 0), sent0 = sum_sent(b);
-    uint64_t cpu0 = sample_cpu(b, &cpu_ok), self0 = nt_self_cpu_us();
+    uint64_t port0[NT_LIST_MAX], port1[NT_LIST_MAX], per0[NT_LIST_MAX], per1[NT_LIST_MAX];
+    sum_port_deliv(b, port0);
+    uint64_t cpu0 = sample_cpu(b, &cpu_ok, per0), self0 = nt_self_cpu_us();
     uint64_t t0 = nt_now_ns();
     *t_measure = t0;
     set_phase(b, NT_PHASE_MEASURE);
@@ -917,13 +980,18 @@ static int run_load(struct nt_bench *b, struct nt_result *res, uint64_t *t_measu
     }
     res->n_seconds = sec;
     uint64_t deliv1 = sum_deliv(b, 0), sent1 = sum_sent(b);
-    uint64_t cpu1 = sample_cpu(b, &cpu_ok), self1 = nt_self_cpu_us();
+    sum_port_deliv(b, port1);
+    uint64_t cpu1 = sample_cpu(b, &cpu_ok, per1), self1 = nt_self_cpu_us();
     uint64_t t1 = nt_now_ns();
-    if (o->server_pid && nt_proc_rss_kib((pid_t)o->server_pid, &res->rss_kib) != 0)
+    if (o->server_pid && sample_rss(b, res, &res->rss_kib) != 0)
         cpu_ok = false;
     set_phase(b, NT_PHASE_DRAIN);
 
     res->window_s = (double)(t1 - t0) / 1e9;
+    for (uint32_t i = 0; i < b->n_recv_ports; i++) {
+        res->ports[i].window_deliveries = port1[i] - port0[i];
+        res->ports[i].deliveries_per_s = (double)(port1[i] - port0[i]) / res->window_s;
+    }
     res->deliveries = deliv1 - deliv0;
     res->deliveries_per_s = (double)res->deliveries / res->window_s;
     res->msgs = sent1 - sent0;
@@ -934,11 +1002,9 @@ static int run_load(struct nt_bench *b, struct nt_result *res, uint64_t *t_measu
         res->self_cpu_us_per_delivery = (double)res->self_cpu_us / (double)res->deliveries;
     res->has_server = o->server_pid != 0 && cpu_ok;
     if (o->server_pid && !cpu_ok)
-        fprintf(stderr,
-                "natter-bench: warning: cannot read /proc/%llu (did the server exit?): "
-                "no server figures\n",
-                (unsigned long long)o->server_pid);
+        warn_gone(o);
     if (res->has_server) {
+        server_cpu(b, res, per0, per1, res->window_s);
         res->server_cpu_us = cpu1 - cpu0;
         res->server_cpu_pct = (double)res->server_cpu_us / 1e4 / res->window_s;
         if (res->deliveries)
@@ -961,6 +1027,8 @@ static int cmp_double(const void *a, const void *b)
 static void gather(struct nt_bench *b, struct nt_result *res, uint64_t t_measure)
 {
     nt_hist_init(&res->hist);
+    for (uint32_t p = 0; p < b->n_recv_ports; p++)
+        nt_hist_init(&res->ports[p].hist);
     res->pub_min_receivers = UINT64_MAX;
     uint64_t pub_drop_ns = 0;
     for (uint32_t i = 0; i < b->n_workers; i++) {
@@ -977,6 +1045,10 @@ static void gather(struct nt_bench *b, struct nt_result *res, uint64_t t_measure
             dst[k]->closed += w->k[k].closed;
         }
         nt_hist_merge(&res->hist, &w->hist);
+        for (uint32_t p = 0; p < b->n_recv_ports; p++) {
+            res->ports[p].deliveries += w->port_deliv[p];
+            nt_hist_merge(&res->ports[p].hist, w->port_hist ? &w->port_hist[p] : &w->hist);
+        }
         res->sender_lines += w->sender_lines;
         res->ws_pings += w->ws_pings;
         res->pub_replies += w->pub_replies;
@@ -1010,6 +1082,21 @@ static void gather(struct nt_bench *b, struct nt_result *res, uint64_t t_measure
     if (res->pub_min_receivers == UINT64_MAX)
         res->pub_min_receivers = 0;
     res->sent = sum_sent(b);
+    /* What each port's connections were and sent: the layout of init_bench. */
+    bool own_senders = b->opt->sender_ports.n > 0;
+    for (uint32_t i = 0; i < b->n_recv; i++)
+        res->ports[i % b->n_recv_ports].receivers++;
+    for (uint32_t s = 0; s < b->n_send; s++) {
+        uint32_t p = s % b->n_send_ports;
+        uint64_t sent = atomic_load(&b->snd[s].sent);
+        if (own_senders) {
+            res->sender_ports[p].senders++;
+            res->sender_ports[p].sent += sent;
+        } else {
+            res->ports[p].senders++;
+            res->ports[p].sent += sent;
+        }
+    }
     res->total_deliveries = res->active.deliveries;
     res->expected_deliveries = res->sent * (uint64_t)(b->n_recv - b->n_stalled);
     for (uint32_t i = 0; i < b->n_recv; i++) {
@@ -1103,19 +1190,30 @@ int nt_run(const struct nt_options *o, struct nt_result *res)
     res->stalled = b->n_stalled;
     res->workers = b->n_workers;
     res->sources = b->n_sources;
-    if (o->server_pid) {
-        res->has_server = true;
-        if (nt_proc_rss_kib((pid_t)o->server_pid, &res->rss_before_kib) != 0) {
+    res->n_ports = b->n_recv_ports;
+    for (uint32_t i = 0; i < o->ports.n; i++)
+        res->ports[i].port = o->ports.v[i];
+    res->n_sender_ports = o->sender_ports.n;
+    for (uint32_t i = 0; i < o->sender_ports.n; i++)
+        res->sender_ports[i].port = o->sender_ports.v[i];
+    res->n_servers = o->server_pids.n;
+    for (uint32_t i = 0; i < o->server_pids.n; i++) {
+        res->servers[i].pid = o->server_pids.v[i];
+        uint64_t kib;
+        if (nt_proc_rss_kib((pid_t)o->server_pids.v[i], &kib) != 0) {
             snprintf(res->error, sizeof(res->error), "--server-pid %llu: no such process",
-                     (unsigned long long)o->server_pid);
+                     (unsigned long long)o->server_pids.v[i]);
             rc = -1;
             goto out;
         }
+        res->rss_before_kib += kib;
     }
+    res->has_server = o->server_pid != 0;
 
     /* joins mode measures the server over the set-up itself. */
     bool cpu_ok = true;
-    uint64_t cpu0 = sample_cpu(b, &cpu_ok), self0 = nt_self_cpu_us();
+    uint64_t per0[NT_LIST_MAX];
+    uint64_t cpu0 = sample_cpu(b, &cpu_ok, per0), self0 = nt_self_cpu_us();
     uint64_t t_setup = nt_now_ns();
     for (; started < (int)b->n_workers; started++) {
         rc = nt_worker_start(&b->workers[started]);
@@ -1124,10 +1222,12 @@ int nt_run(const struct nt_options *o, struct nt_result *res)
             break;
         }
     }
-    progress("%s %s: %u receivers, %u senders on %s:%llu%s%s%s%s", nt_proto_name(o->proto),
-             nt_mode_name(o->mode), b->n_recv, b->n_send, o->host, (unsigned long long)o->port,
-             o->tls ? " over TLS" : "", o->ws ? (o->tls ? " + WebSocket" : " over WebSocket") : "",
-             b->ws_proto ? " " : "", b->ws_proto ? b->ws_proto : "");
+    char where[NT_LIST_MAX * 14 + 48];
+    nt_options_ports(o, where, sizeof(where));
+    progress("%s %s: %u receivers, %u senders on %s%s%s%s%s", nt_proto_name(o->proto),
+             nt_mode_name(o->mode), b->n_recv, b->n_send, where, o->tls ? " over TLS" : "",
+             o->ws ? (o->tls ? " + WebSocket" : " over WebSocket") : "", b->ws_proto ? " " : "",
+             b->ws_proto ? b->ws_proto : "");
     if (rc == 0)
         rc = join_all(b, &ctl, t_setup + (uint64_t)(setup * 1e9), marker, sizeof(marker));
     res->setup_s = (double)(nt_now_ns() - t_setup) / 1e9;
@@ -1135,7 +1235,7 @@ int nt_run(const struct nt_options *o, struct nt_result *res)
         progress("all %llu connections joined in %.2f s", (unsigned long long)b->n_recv + b->n_send,
                  res->setup_s);
         if (o->mode == NT_MODE_JOINS) {
-            end_joins(b, res, cpu0, self0, cpu_ok);
+            end_joins(b, res, cpu0, per0, self0, cpu_ok);
         } else if (o->mode == NT_MODE_CONNECTIONS) {
             rc = run_connections(b, &ctl, marker, res);
         } else {

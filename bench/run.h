@@ -44,7 +44,35 @@ struct nt_result {
     char tls_info[64]; /* --tls: "TLSv1.3 TLS_AES_256_GCM_SHA384" as negotiated */
     uint64_t ws_pings; /* --ws: pings the server sent the workers' connections (answered) */
 
-    /* server and self sampling */
+    /* Per --port, in the order given (the receivers' layout: receiver i on ports[i % n_ports]):
+     * what its connections were and got. senders and sent are the senders on it, 0 with
+     * --sender-port, whose ports are in sender_ports. */
+    uint32_t n_ports;
+    struct nt_port_result {
+        uint64_t port;
+        uint32_t receivers, senders;
+        uint64_t sent;              /* messages its senders sent */
+        uint64_t deliveries;        /* to its active receivers, the whole run */
+        uint64_t window_deliveries; /* the same, in the window */
+        double deliveries_per_s;    /* window_deliveries / window_s */
+        struct nt_hist hist;        /* its active receivers' latencies, window */
+    } ports[NT_LIST_MAX];
+    uint32_t n_sender_ports;
+    struct nt_sender_port_result {
+        uint64_t port;
+        uint32_t senders;
+        uint64_t sent;
+    } sender_ports[NT_LIST_MAX];
+
+    /* server and self sampling: server_* and rss_* are the sums over every --server-pid;
+     * servers[] each one's (cpu over the window, joins mode: the storm) */
+    uint32_t n_servers;
+    struct nt_server_result {
+        uint64_t pid;
+        uint64_t cpu_us;
+        double cpu_pct;
+        uint64_t rss_kib;
+    } servers[NT_LIST_MAX];
     bool has_server;
     uint64_t server_cpu_us; /* window */
     double server_cpu_pct;  /* of one core */

@@ -89,6 +89,17 @@ static void excerpt(char *out, size_t size, const char *p, size_t len)
     out[o < size ? o : size - 1] = '\0';
 }
 
+/* The server address c connects to: its --port (receivers) or --sender-port (senders). */
+static const struct sockaddr_in *conn_dst(const struct nt_bench *b, const struct nt_conn *c)
+{
+    return c->role == NT_ROLE_RECV ? &b->recv_dst[c->port] : &b->send_dst[c->port];
+}
+
+static unsigned conn_port(const struct nt_bench *b, const struct nt_conn *c)
+{
+    return ntohs(conn_dst(b, c)->sin_port);
+}
+
 static void conn_label(const struct nt_conn *c, char *out, size_t size)
 {
     snprintf(out, size, "%s%u", c->role == NT_ROLE_RECV ? "receiver " : "sender ", c->idx);
@@ -158,7 +169,7 @@ static void conn_lost(struct nt_worker *w, struct nt_conn *c, int err)
                           "%s: TLS handshake failed: connection %s%s%s (is the server "
                           "listening with TLS on %s:%u?)",
                           label, err ? "failed" : "closed by the server", err ? ": " : "",
-                          err ? strerror(err) : "", b->opt->host, (unsigned)b->opt->port);
+                          err ? strerror(err) : "", b->opt->host, conn_port(b, c));
             return;
         }
         if (state == NT_ST_UPGRADE) {
@@ -166,8 +177,7 @@ static void conn_lost(struct nt_worker *w, struct nt_conn *c, int err)
                           "%s: WebSocket upgrade failed: connection %s%s%s before the 101 (is "
                           "it an HTTP listener with GET %s on %s:%u?)",
                           label, err ? "failed" : "closed by the server", err ? ": " : "",
-                          err ? strerror(err) : "", b->opt->ws_path, b->opt->host,
-                          (unsigned)b->opt->port);
+                          err ? strerror(err) : "", b->opt->ws_path, b->opt->host, conn_port(b, c));
             return;
         }
         nt_bench_fail(b, "%s: connection %s during setup%s%s", label,
@@ -410,10 +420,9 @@ static int open_conn(struct nt_worker *w, struct nt_conn *c)
             return -1;
         }
     }
-    if (connect(fd, (const struct sockaddr *)&b->dst, sizeof(b->dst)) != 0 &&
+    if (connect(fd, (const struct sockaddr *)conn_dst(b, c), sizeof(struct sockaddr_in)) != 0 &&
         errno != EINPROGRESS) {
-        nt_bench_fail(b, "connect to %s:%u: %s", b->opt->host, (unsigned)b->opt->port,
-                      strerror(errno));
+        nt_bench_fail(b, "connect to %s:%u: %s", b->opt->host, conn_port(b, c), strerror(errno));
         close(fd);
         return -1;
     }
@@ -495,8 +504,8 @@ static void start_proto(struct nt_worker *w, struct nt_conn *c)
         return;
     }
     char req[1024];
-    size_t n = nt_wsc_request(req, sizeof(req), b->opt->host, (unsigned)b->opt->port,
-                              b->opt->ws_path, b->ws_proto, c->ws_accept);
+    size_t n = nt_wsc_request(req, sizeof(req), b->opt->host, conn_port(b, c), b->opt->ws_path,
+                              b->ws_proto, c->ws_accept);
     if (n == 0) {
         nt_bench_fail(b, "cannot make a WebSocket key (no random bytes)");
         drop(w, c);
@@ -608,8 +617,14 @@ static void deliver(struct nt_worker *w, struct nt_conn *c, uint32_t sid, uint64
         c->progress += gap + 1;
         q->next = seq + 1;
         k->deliveries++;
-        if (w->measuring && !c->is_stalled)
-            nt_hist_record(&w->hist, w->now > ts ? w->now - ts : 0);
+        if (!c->is_stalled)
+            w->port_deliv[c->port]++;
+        if (w->measuring && !c->is_stalled) {
+            uint64_t lat = w->now > ts ? w->now - ts : 0;
+            nt_hist_record(&w->hist, lat);
+            if (w->port_hist != NULL)
+                nt_hist_record(&w->port_hist[c->port], lat);
+        }
         if (counts)
             ack(w, sid, seq);
         return;
@@ -625,6 +640,8 @@ static void deliver(struct nt_worker *w, struct nt_conn *c, uint32_t sid, uint64
     if (k->lost > 0)
         k->lost--;
     k->deliveries++;
+    if (!c->is_stalled)
+        w->port_deliv[c->port]++;
 }
 
 /* Checks a payload and counts it. name/name_len: natter's sender name before ": " (NULL for
@@ -1805,6 +1822,8 @@ static void publish(struct nt_worker *w)
 {
     atomic_store_explicit(&w->p_deliv[0], w->k[0].deliveries, memory_order_relaxed);
     atomic_store_explicit(&w->p_deliv[1], w->k[1].deliveries, memory_order_relaxed);
+    for (uint32_t i = 0; i < w->b->n_recv_ports; i++)
+        atomic_store_explicit(&w->p_port_deliv[i], w->port_deliv[i], memory_order_relaxed);
 }
 
 /* The epoll timeout for this iteration, in ns. */
@@ -1962,6 +1981,15 @@ int nt_worker_init(struct nt_worker *w, struct nt_bench *b, uint32_t id)
     w->rbuf = malloc(CARRY_MAX + READ_SIZE);
     if (w->conns == NULL || w->acks == NULL || w->rbuf == NULL)
         return -ENOMEM;
+    for (uint32_t i = 0; i < NT_LIST_MAX; i++)
+        atomic_init(&w->p_port_deliv[i], 0);
+    if (b->n_recv_ports > 1) {
+        w->port_hist = malloc(b->n_recv_ports * sizeof(*w->port_hist));
+        if (w->port_hist == NULL)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < b->n_recv_ports; i++)
+            nt_hist_init(&w->port_hist[i]);
+    }
     if (b->tls_ctx != NULL) {
         w->cbuf = malloc(READ_SIZE);
         if (w->cbuf == NULL)
@@ -1973,6 +2001,7 @@ int nt_worker_init(struct nt_worker *w, struct nt_bench *b, uint32_t id)
         c->fd = -1;
         c->role = NT_ROLE_RECV;
         c->idx = r;
+        c->port = (uint8_t)(r % b->n_recv_ports);
         c->is_stalled = r < b->n_stalled;
         if (!c->is_stalled)
             w->n_active++;
@@ -1985,6 +2014,7 @@ int nt_worker_init(struct nt_worker *w, struct nt_bench *b, uint32_t id)
         c->fd = -1;
         c->role = NT_ROLE_SEND;
         c->idx = s;
+        c->port = (uint8_t)(s % b->n_send_ports);
         b->snd[s].owner = id;
     }
     uint32_t burst = (uint32_t)b->opt->connect_burst;
@@ -2024,6 +2054,7 @@ void nt_worker_fini(struct nt_worker *w)
         free(c->out);
     }
     free(w->conns);
+    free(w->port_hist);
     free(w->acks);
     free(w->rbuf);
     free(w->cbuf);

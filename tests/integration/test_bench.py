@@ -6,6 +6,10 @@ receivers. They never assert speed (STYLE.md: benchmarks are measurements). One 
 against a deliberately faulty server to check that it notices each kind of fault; one against a
 WebSocket server that fragments messages and pings in between, as RFC 6455 lets a server do.
 
+Several --port values spread the receivers and senders over the nodes of a cluster: one test
+runs natter-bench against two natter nodes linked through a redis-server of its own
+(cluster_helpers: a free loopback port, killed by PID at teardown).
+
 --ws runs against natter's web door (natter.line and text.ircv3.net) and, with --proto ws,
 against bench/ws/broadcast.js, the npm ws server bench/compare measures natter against: node is
 required (scripts/install-deps.sh bench installs it and runs npm ci in bench/ws; the test runs
@@ -28,6 +32,7 @@ import time
 
 import pytest
 
+from cluster_helpers import link, redis, start_node  # noqa: F401 (redis is a fixture)
 from conftest import NATTER_BIN, REPO, scaled
 from web_helpers import WEB, WEB_TLS, start_web  # noqa: F401 (a fixture)
 
@@ -150,12 +155,66 @@ def test_irc_proto_counts_every_delivery_and_times_a_join_storm(start_server):
     assert r["setup_s"] > 0 and r["joins_per_s"] > 0 and r["rss_kib"] > 0
 
 
+def cluster_of_two(start_server, redis):
+    """Two natter nodes, north and south, linked through redis, flood control off."""
+    nodes = [start_node(start_server, redis, name, *no_flood_control())
+             for name in ("north", "south")]
+    link(nodes)
+    return nodes
+
+
+def test_two_ports_spread_receivers_and_senders_over_two_cluster_nodes(start_server, redis):
+    # Receiver i on the (i mod 2)-th --port, sender j on the (j mod 2)-th: every line crosses
+    # Redis to the receivers of the other node (PROTOCOL.md §10).
+    north, south = cluster_of_two(start_server, redis)
+    rc, r, out, err = bench("--port", north.port, "--port", south.port,
+                            "--server-pid", north.proc.pid, "--server-pid", south.proc.pid,
+                            "--server-pid", redis.proc.pid, "--duration", 1, "--warmup", 0.3,
+                            "--mode", "throughput", "--receivers", 21, "--senders", 3)
+    assert_clean(rc, r, out, err)
+    assert r["ports"] == [north.port, south.port] and r["sender_ports"] == []
+    assert r["sent"] > 0 and r["total_deliveries"] == r["sent"] * 21 == r["expected_deliveries"]
+    n, s = r["per_port"]
+    assert (n["port"], n["receivers"], n["senders"]) == (north.port, 11, 2), r["per_port"]
+    assert (s["port"], s["receivers"], s["senders"]) == (south.port, 10, 1), r["per_port"]
+    # Both nodes' senders sent, and the receivers of each node got every line of both.
+    assert n["sent"] > 0 and s["sent"] > 0 and n["sent"] + s["sent"] == r["sent"]
+    assert n["deliveries"] == r["sent"] * 11 and s["deliveries"] == r["sent"] * 10
+    assert n["window_deliveries"] > 0 and s["window_deliveries"] > 0
+    assert n["latency_samples"] > 0 and s["latency_samples"] > 0
+    # Each process is sampled; the server figures are their sum.
+    assert [p["pid"] for p in r["servers"]] == [north.proc.pid, south.proc.pid, redis.proc.pid]
+    assert r["server_cpu_us"] == sum(p["cpu_us"] for p in r["servers"])
+    assert r["rss_kib"] == sum(p["rss_kib"] for p in r["servers"])
+    assert f"127.0.0.1:{north.port},{south.port}" in out
+    assert re.search(rf"port {north.port} +11 receivers, 2 senders", out), out
+    assert re.search(rf"port {south.port} +10 receivers, 1 senders", out), out
+    assert f"server pid {redis.proc.pid}" in out
+
+
+def test_sender_port_puts_the_senders_on_another_node(start_server, redis):
+    # Senders on north, receivers on south: every delivery crossed Redis.
+    north, south = cluster_of_two(start_server, redis)
+    rc, r, out, err = bench("--port", south.port, "--sender-port", north.port,
+                            "--server-pid", south.proc.pid, "--duration", 1, "--warmup", 0.3,
+                            "--mode", "latency", "--receivers", 10, "--senders", 2,
+                            "--rate", 200)
+    assert_clean(rc, r, out, err)
+    assert r["ports"] == [south.port] and r["sender_ports"] == [north.port]
+    assert r["sent"] > 0 and r["total_deliveries"] == r["sent"] * 10
+    assert r["per_port"][0]["receivers"] == 10 and r["per_port"][0]["senders"] == 0
+    assert r["per_sender_port"] == [{"port": north.port, "senders": 2, "sent": r["sent"]}]
+    assert r["p50_us"] is not None and r["p50_us"] <= r["p99_us"] <= r["max_us"]
+    assert f"(senders on {north.port})" in out
+
+
 def test_usage_errors_exit_2():
     for args in (["--mode", "sideways"], ["--receivers", "0"], ["--size", "10"],
                  ["--bogus"], ["--mode", "stalled", "--receivers", "2", "--stalled", "2"],
                  ["--proto", "irc", "--size", "401"], ["--ws", "--proto", "redis"],
                  ["--ws-path", "/chat"], ["--ws", "--ws-path", "chat"],
-                 ["--ws", "--ws-protocol", "a,b"]):
+                 ["--ws", "--ws-protocol", "a,b"], ["--port", "0"], ["--port", "1"] * 17,
+                 ["--mode", "connections", "--sender-port", "8888"]):
         rc, _r, _out, err = bench(*args, timeout=10)
         assert rc == 2, (args, err)
         assert "natter-bench:" in err
