@@ -25,6 +25,7 @@ trap stop EXIT
 trap 'exit 0' INT TERM
 
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
+  --client-output-buffer-limit 'pubsub 256mb 64mb 60' \
   --daemonize no --loglevel warning &
 pids+=($!)
 for _ in $(seq 100); do

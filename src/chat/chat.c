@@ -226,8 +226,8 @@ static void on_full(void *ctx, struct nt_member *m)
 /* Delivers ev to m alone (a reply, a welcome), unless m is being dropped. */
 static void deliver(struct nt_chat *chat, struct nt_member *m, struct nt_event *ev)
 {
-    if (m->state != NT_MEMBER_IN)
-        return;
+    if (m->state != NT_MEMBER_IN || m->node != NULL)
+        return; /* a ghost's own node delivers to it */
     chat->hub.deliveries++;
     if (m->ops->deliver(m, ev) != 0)
         on_full(chat, m);

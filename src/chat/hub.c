@@ -155,8 +155,8 @@ void nt_hub_broadcast(struct nt_hub *hub, struct nt_room *room, struct nt_event 
     /* Delivering never changes a member list (STYLE.md, ownership rule 2): a plain walk. */
     for (struct nt_list *node = room->members.next; node != &room->members; node = node->next) {
         struct nt_member *m = NT_CONTAINER_OF(node, struct nt_seat, room_link)->member;
-        if (m == except || m->state != NT_MEMBER_IN)
-            continue;
+        if (m == except || m->state != NT_MEMBER_IN || m->node != NULL)
+            continue; /* a ghost's own node delivers to it */
         hub->deliveries++;
         if (m->ops->deliver(m, ev) != 0)
             on_full(ctx, m);
@@ -178,7 +178,7 @@ void nt_hub_broadcast_shared(struct nt_hub *hub, struct nt_member *m, struct nt_
             if (o->seen == ev->id)
                 continue;
             o->seen = ev->id;
-            if (o == except || o->state != NT_MEMBER_IN)
+            if (o == except || o->state != NT_MEMBER_IN || o->node != NULL)
                 continue;
             hub->deliveries++;
             if (o->ops->deliver(o, ev) != 0)

@@ -91,6 +91,7 @@ struct nt_cluster {
     char tags_buf[NT_IRC_MAX_CLIENT_TAGS];
     char tags_clean[NT_TEXT_SANITIZED_MAX(NT_IRC_MAX_CLIENT_TAGS)];
     bool is_dropping;  /* it dropped some in the tick before too (no second warning) */
+    bool has_linked;   /* the link has come up once (on_up) */
     char bans_key[48]; /* natter:DB:bans: every node's bans (a set of addresses) */
     bool is_closed, is_tick_closed;
 };
@@ -349,6 +350,10 @@ static struct nt_wire_str str(const char *p, size_t len)
 
 static void send_msg(struct nt_cluster *c, struct nt_wire_msg *w)
 {
+    if (!c->has_linked) { /* nobody hears us yet: no number spent, so no false gap */
+        c->stats.dropped++;
+        return;
+    }
     int rc = nt_link_publish(c->link, w);
     if (rc == 0) {
         c->stats.published++;
@@ -702,8 +707,17 @@ static struct nt_event_fields clean(struct nt_cluster *c, const struct nt_wire_m
         while (len > 0 && ((unsigned char)w->text.p[len] & 0xC0) == 0x80)
             len--;
     }
-    size_t n = nt_text_sanitize(w->text.p, len, c->text_buf);
-    const char *text = nt_text_trim(c->text_buf, &n);
+    const char *text = w->text.p;
+    size_t n = len;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)w->text.p[i];
+        if (b < 0x20 || b > 0x7E) { /* printable ASCII is what it is: no copy (most lines) */
+            n = nt_text_sanitize(w->text.p, len, c->text_buf);
+            text = c->text_buf;
+            break;
+        }
+    }
+    text = nt_text_trim(text, &n);
     size_t tl = 0;
     if (w->tags.len > 0) {
         tl = nt_irc_client_tags(w->tags.p, w->tags.len, c->tags_buf, sizeof(c->tags_buf));
@@ -896,6 +910,7 @@ static void on_gap(struct nt_link *l, const struct nt_wire_msg *w, uint64_t miss
 static void on_up(struct nt_link *l, uint64_t down_since)
 {
     struct nt_cluster *c = nt_link_ctx(l);
+    c->has_linked = true;
     char alive[sizeof(c->alive_prefix) + NT_WIRE_MAX_NODE];
     snprintf(alive, sizeof(alive), "%s%s", c->alive_prefix, c->node);
     const char *argv[] = {"SET", alive, "1", "PX", "5000"};
