@@ -130,13 +130,6 @@ static void publish(struct nt_chat *chat, const struct nt_event *ev, const struc
         chat->cluster->publish(chat->cluster->ctx, ev, m);
 }
 
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* --- names asked of the other nodes (door/cluster.c) ------------------------------------------ */
 
 static void claim_clear(struct nt_member *m)
@@ -398,7 +391,7 @@ static enum nt_chat_join_result claim(struct nt_chat *chat, struct nt_member *m,
     m->name = nt_xstrndup(name, len);
     m->name_len = len;
     m->state = NT_MEMBER_IN;
-    m->claimed_ms = wall_ms();
+    m->claimed_ms = nt_wall_ms();
     nt_list_append(&chat->members, &m->all_link);
     NT_INFO("conn=%llu peer=%s joined as %s", (unsigned long long)m->id, m->peer, m->name);
     publish(chat, NULL, m);
@@ -1528,7 +1521,7 @@ void nt_chat_force_rename(struct nt_chat *chat, struct nt_member *m, const char 
     enter(chat);
     reply(chat, m, "%s", text); /* why, then the rename as everyone sees it */
     rename_to(chat, m, name, len);
-    m->claimed_ms = wall_ms();
+    m->claimed_ms = nt_wall_ms();
     done(chat);
 }
 

@@ -4,7 +4,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lib/util.h"
 
@@ -21,13 +20,6 @@ unsigned nt_event_format_register(nt_event_encoder encoder)
     NT_ASSERT(n_formats < NT_EVENT_FORMATS);
     encoders[n_formats] = encoder;
     return n_formats++;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Copies s[0..len) (NULL: "") to *p, NUL-terminated, and points *out at it. */
@@ -52,7 +44,7 @@ struct nt_event *nt_event_new(enum nt_event_kind kind, uint64_t id, const struct
     ev->refs = 1;
     ev->kind = kind;
     ev->id = id;
-    ev->time_ms = now_ms();
+    ev->time_ms = nt_wall_ms();
     ev->actor_id = f->actor_id;
     ev->reason = f->reason;
     char *p = ev->data;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include "lib/irc.h"
@@ -103,13 +102,6 @@ struct claim {
     size_t len;
     char name[];
 };
-
-static uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
 
 /* "HH:MM:SSZ" of wall ms (UTC). */
 static void clock_of(uint64_t ms, char out[16])
@@ -233,17 +225,15 @@ static bool settle_clash(struct nt_cluster *c, struct peer *p, struct nt_member 
     const char *h_node = h->node != NULL ? h->node : c->node;
     bool h_keeps = is_earlier(h->claimed_ms, h_node, strlen(h_node), claimed_ms, p->name, p->len);
     c->stats.clashes++;
+    NT_INFO("cluster: %.*s of %s and of %s: the earlier claim (%s) keeps the name", (int)len, name,
+            h_node, p->name, h_keeps ? h_node : p->name);
     if (h_keeps) {
         if (h->node == NULL) { /* ours keeps it: Redis says so, and the other node is told */
             claim_name(c, h, h->name, h->name_len, true);
             publish_user(c, h);
         }
-        NT_INFO("cluster: %.*s of %s and of %s: the earlier claim (%s) keeps the name", (int)len,
-                name, h_node, p->name, h_node);
         return false;
     }
-    NT_INFO("cluster: %.*s of %s and of %s: the earlier claim (%s) keeps the name", (int)len, name,
-            h_node, p->name, p->name);
     if (h->node != NULL) { /* another node's user loses: its node renames it */
         ghost_out(c, ghost_of(h), "name-clash", false);
         return true;
@@ -414,14 +404,14 @@ static void publish_user(struct nt_cluster *c, const struct nt_member *m)
  * (re)links. */
 static void publish_snapshot(struct nt_cluster *c)
 {
-    struct nt_wire_msg begin = {.type = NT_WIRE_DONE, .time_ms = wall_ms(), .kind = 0};
+    struct nt_wire_msg begin = {.type = NT_WIRE_DONE, .time_ms = nt_wall_ms(), .kind = 0};
     send_msg(c, &begin);
     for (const struct nt_list *l = c->chat->members.next; l != &c->chat->members; l = l->next) {
         const struct nt_member *m = NT_CONTAINER_OF_CONST(l, struct nt_member, all_link);
         if (m->node == NULL && m->state == NT_MEMBER_IN)
             publish_user(c, m);
     }
-    struct nt_wire_msg w = {.type = NT_WIRE_DONE, .time_ms = wall_ms(), .kind = 1};
+    struct nt_wire_msg w = {.type = NT_WIRE_DONE, .time_ms = nt_wall_ms(), .kind = 1};
     send_msg(c, &w);
 }
 
@@ -581,8 +571,10 @@ static void hook_bans_changed(void *ctx, const char *ip, bool is_banned)
     const char *argv[] = {is_banned ? "SADD" : "SREM", c->bans_key, ip};
     const size_t lens[] = {4, strlen(c->bans_key), strlen(ip)};
     nt_link_command(c->link, 3, argv, lens, on_forced, NULL);
-    struct nt_wire_msg w = {
-        .type = NT_WIRE_BANS, .time_ms = wall_ms(), .kind = is_banned, .text = str(ip, strlen(ip))};
+    struct nt_wire_msg w = {.type = NT_WIRE_BANS,
+                            .time_ms = nt_wall_ms(),
+                            .kind = is_banned,
+                            .text = str(ip, strlen(ip))};
     send_msg(c, &w);
 }
 
@@ -628,7 +620,7 @@ static void on_user(struct nt_cluster *c, struct peer *p, const struct nt_wire_m
 static void ask_sync(struct nt_cluster *c, struct peer *p)
 {
     struct nt_wire_msg s = {
-        .type = NT_WIRE_SYNC, .time_ms = wall_ms(), .target = {p->name, p->len}};
+        .type = NT_WIRE_SYNC, .time_ms = nt_wall_ms(), .target = {p->name, p->len}};
     send_msg(c, &s);
 }
 
@@ -657,7 +649,7 @@ static void publish_history(struct nt_cluster *c, struct nt_wire_str for_node)
         }
     }
     struct nt_wire_msg end = {
-        .type = NT_WIRE_HISTORY, .time_ms = wall_ms(), .kind = NT_EV_KINDS, .reason = for_node};
+        .type = NT_WIRE_HISTORY, .time_ms = nt_wall_ms(), .kind = NT_EV_KINDS, .reason = for_node};
     send_msg(c, &end);
 }
 
@@ -689,7 +681,7 @@ static void on_history(struct nt_cluster *c, struct peer *p, const struct nt_wir
  * or more than a minute ahead of ours. */
 static uint64_t sane_time(uint64_t t)
 {
-    uint64_t now = wall_ms();
+    uint64_t now = nt_wall_ms();
     return t < 1577836800000ULL || t > now + 60000 ? now : t;
 }
 
@@ -821,7 +813,7 @@ static void handle(struct nt_cluster *c, const struct nt_wire_msg *w)
     }
     struct peer *p = peer_for(c, &w->node);
     p->heard = uv_now(c->loop);
-    p->heard_wall = wall_ms();
+    p->heard_wall = sane_time(w->time_ms); /* its clock, as the gap notice shows its lines' */
     switch (w->type) {
     case NT_WIRE_BYE:
         NT_INFO("cluster: node %s left", p->name);
@@ -843,8 +835,10 @@ static void handle(struct nt_cluster *c, const struct nt_wire_msg *w)
         on_done(c, p, w->kind != 0);
         if (w->kind != 0 && c->wants_history && c->chat->cfg->history > 0) {
             c->wants_history = false; /* its rooms are here now: their past, from it */
-            struct nt_wire_msg s = {
-                .type = NT_WIRE_SYNC, .time_ms = wall_ms(), .kind = 1, .target = {p->name, p->len}};
+            struct nt_wire_msg s = {.type = NT_WIRE_SYNC,
+                                    .time_ms = nt_wall_ms(),
+                                    .kind = 1,
+                                    .target = {p->name, p->len}};
             send_msg(c, &s);
         }
         break;
@@ -906,16 +900,23 @@ static void on_gap(struct nt_link *l, const struct nt_wire_msg *w, uint64_t miss
         tell_gap(c, p);
 }
 
+/* natter:DB:alive:NODE for ALIVE_MS more: while it lives, the names this node holds are its. */
+static void refresh_alive(struct nt_cluster *c)
+{
+    char alive[sizeof(c->alive_prefix) + NT_WIRE_MAX_NODE], ms[24];
+    snprintf(alive, sizeof(alive), "%s%s", c->alive_prefix, c->node);
+    snprintf(ms, sizeof(ms), "%d", ALIVE_MS);
+    const char *argv[] = {"SET", alive, "1", "PX", ms};
+    const size_t lens[] = {3, strlen(alive), 1, 2, strlen(ms)};
+    nt_link_command(c->link, 5, argv, lens, on_forced, NULL);
+}
+
 /* Our own link works (again): say who is here, ask who is there, and take our names back. */
 static void on_up(struct nt_link *l, uint64_t down_since)
 {
     struct nt_cluster *c = nt_link_ctx(l);
     c->has_linked = true;
-    char alive[sizeof(c->alive_prefix) + NT_WIRE_MAX_NODE];
-    snprintf(alive, sizeof(alive), "%s%s", c->alive_prefix, c->node);
-    const char *argv[] = {"SET", alive, "1", "PX", "5000"};
-    const size_t lens[] = {3, strlen(alive), 1, 2, 4};
-    nt_link_command(c->link, 5, argv, lens, on_forced, NULL);
+    refresh_alive(c);
     const char *fargv[] = {"EVAL", FORGET_LUA, "1", c->names_key, c->node};
     const size_t flens[] = {4, sizeof(FORGET_LUA) - 1, 1, strlen(c->names_key), c->node_len};
     nt_link_command(c->link, 5, fargv, flens, on_forced, NULL);
@@ -934,13 +935,13 @@ static void on_up(struct nt_link *l, uint64_t down_since)
     const size_t mlens[] = {8, strlen(c->bans_key)};
     if (nt_link_command(c->link, 2, margv, mlens, on_bans, c) == 0)
         c->in_flight++; /* c lives until the answer */
-    struct nt_wire_msg s = {.type = NT_WIRE_SYNC, .time_ms = wall_ms()};
+    struct nt_wire_msg s = {.type = NT_WIRE_SYNC, .time_ms = nt_wall_ms()};
     send_msg(c, &s);
     publish_snapshot(c);
     if (down_since != 0) {
         char from[16], to[16], text[160];
         clock_of(down_since, from);
-        clock_of(wall_ms(), to);
+        clock_of(nt_wall_ms(), to);
         snprintf(text, sizeof(text),
                  "The other nodes are back; lines from them between %s and %s may be missing", from,
                  to);
@@ -970,11 +971,7 @@ static void on_tick(uv_timer_t *t)
 {
     struct nt_cluster *c = t->data;
     if (nt_link_is_up(c->link)) {
-        char alive[sizeof(c->alive_prefix) + NT_WIRE_MAX_NODE];
-        snprintf(alive, sizeof(alive), "%s%s", c->alive_prefix, c->node);
-        const char *argv[] = {"SET", alive, "1", "PX", "5000"};
-        const size_t lens[] = {3, strlen(alive), 1, 2, 4};
-        nt_link_command(c->link, 5, argv, lens, on_forced, NULL);
+        refresh_alive(c);
         uint64_t now = uv_now(c->loop);
         for (struct nt_list *l = c->peers.next; l != &c->peers;) {
             struct peer *p = NT_CONTAINER_OF(l, struct peer, link);
@@ -1059,7 +1056,7 @@ static void on_tick_closed(uv_handle_t *h)
 void nt_cluster_close(struct nt_cluster *c)
 {
     if (nt_link_is_up(c->link)) {
-        struct nt_wire_msg bye = {.type = NT_WIRE_BYE, .time_ms = wall_ms()};
+        struct nt_wire_msg bye = {.type = NT_WIRE_BYE, .time_ms = nt_wall_ms()};
         send_msg(c, &bye);
     }
     all_peers_gone(c, "node-shutdown", false);

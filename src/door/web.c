@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -150,13 +149,6 @@ static void fail(struct session *s, int status)
 
 /* --- /metrics ------------------------------------------------------------------------------ */
 
-static uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
-
 static uint64_t rss_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -287,7 +279,7 @@ static void metrics_text(const struct nt_web_door *door, struct out *o)
         door->upgrades);
     if (door->cluster != NULL)
         cluster_metrics(o, &cs);
-    uint64_t now = wall_ms();
+    uint64_t now = nt_wall_ms();
     one(o, "natter_uptime_seconds", "gauge", "Seconds since the server started.",
         (now - door->start_ms) / 1000);
     metric(o, "natter_build_info", "gauge", "The version of natter running.");
@@ -691,7 +683,7 @@ void nt_web_door_init(struct nt_web_door *door, struct nt_chat *chat, struct nt_
     door->net = net;
     door->line = line;
     door->irc = irc;
-    door->start_ms = wall_ms();
+    door->start_ms = nt_wall_ms();
     while (nt_web_assets[door->n_assets].path != NULL)
         door->n_assets++;
     size_t n = door->n_assets ? door->n_assets : 1;

@@ -4,6 +4,7 @@
 #define NT_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Container of a member: the struct of type `type` whose field `member` is at `ptr`. */
 #define NT_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
@@ -33,6 +34,9 @@ void *nt_xmalloc(size_t size);
 void *nt_xcalloc(size_t n, size_t size);
 void *nt_xrealloc(void *p, size_t size);
 char *nt_xstrndup(const char *s, size_t len);
+
+/* The wall clock in ms since the epoch (UTC): event times, the cluster's messages, /metrics. */
+uint64_t nt_wall_ms(void);
 
 /* An intrusive doubly-linked list; a head is a node whose next/prev point to itself when empty.
  * A node that is in no list has next == NULL. */

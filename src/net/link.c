@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "lib/log.h"
 #include "lib/util.h"
@@ -49,13 +48,6 @@ struct nt_link {
     int handles; /* open handles and requests: freed when the last one is done */
 };
 
-static uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
-
 static void attempt(struct nt_link *l);
 
 /* --- failure and retry -------------------------------------------------------------------- */
@@ -82,7 +74,7 @@ static void fail(struct nt_link *l, const char *why)
     if (l->is_up || !l->is_down_told) {
         l->is_up = false;
         l->is_down_told = true;
-        l->down_since = wall_ms();
+        l->down_since = nt_wall_ms();
         l->stats.downs++;
         NT_WARN("cluster: the link to Redis is down: %s", why);
         l->cb->on_down(l, l->down_since);
@@ -177,7 +169,7 @@ int nt_link_command(struct nt_link *l, int argc, const char **argv, const size_t
 
 static void heartbeat(struct nt_link *l)
 {
-    struct nt_wire_msg m = {.type = NT_WIRE_HEARTBEAT, .time_ms = wall_ms()};
+    struct nt_wire_msg m = {.type = NT_WIRE_HEARTBEAT, .time_ms = nt_wall_ms()};
     send_msg(l, &m);
 }
 
